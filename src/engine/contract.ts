@@ -1,0 +1,68 @@
+/**
+ * The one contract both backends implement: bytes of one chunk in, one compact aggregate out.
+ * Everything crosses as typed arrays; no object per conntrack entry.
+ */
+
+/** Result of scanning one chunk. Layout constants are in src/parse/layout.ts. */
+export interface ChunkAggregate {
+  /** COUNTER_FIELDS counters (C_*). */
+  counters: Float64Array;
+  /** HIST_FIELDS buckets: all entries, then TCP ESTABLISHED. */
+  hist: Float64Array;
+  /** n * KEY_BYTES bytes: the distinct flow classes, in first-seen order. */
+  keys: Uint8Array;
+  /** n * VALUE_FIELDS values (V_*), same order as keys. */
+  values: Float64Array;
+  /** 0-based line numbers (within the chunk) of the first MALFORMED_SAMPLES malformed lines. */
+  malformedLines: number[];
+  /** Their text as latin1, cut at MALFORMED_SAMPLE_BYTES bytes, line ending removed. */
+  malformedText: string[];
+}
+
+/**
+ * Filters, compiled once in TS and applied by either backend before aggregation.
+ * An empty (length 0) mask or list means "no filter on this field".
+ */
+export interface CompiledFilter {
+  /** 256 bytes, 1 = keep this l4 protocol number. */
+  protoMask: Uint8Array;
+  /** STATE_COUNT bytes, 1 = keep this state enum. */
+  stateMask: Uint8Array;
+  /** 65536 bytes, 1 = keep when the original sport or dport is this port. */
+  portMask: Uint8Array;
+  /** n * 18 bytes: [family (4|6), prefix length, 16 address bytes]; keep when the original src is in any. */
+  src: Uint8Array;
+  /** Same for the original dst. */
+  dst: Uint8Array;
+}
+
+export const CIDR_BYTES = 18;
+
+export function emptyFilter(): CompiledFilter {
+  return {
+    protoMask: new Uint8Array(0),
+    stateMask: new Uint8Array(0),
+    portMask: new Uint8Array(0),
+    src: new Uint8Array(0),
+    dst: new Uint8Array(0),
+  };
+}
+
+/** What a worker is asked to scan. */
+export type ScanTask =
+  /** A byte range of a regular file: the worker reads (or maps) it itself. */
+  | { kind: "range"; path: string; start: number; end: number; filter: CompiledFilter; backend: BackendChoice }
+  /** A block of a stream (stdin, gzip, /proc): bytes travel with the task. */
+  | { kind: "bytes"; bytes: Uint8Array; filter: CompiledFilter; backend: BackendChoice };
+
+export type BackendName = "native" | "ts";
+export type BackendChoice = "auto" | BackendName;
+
+/** A backend: one implementation of the contract. */
+export interface Backend {
+  readonly name: BackendName;
+  /** Scan whole lines in bytes[start, end). */
+  scanBuffer(bytes: Uint8Array, start: number, end: number, filter: CompiledFilter): ChunkAggregate;
+  /** Scan whole lines of a regular file in [start, end); the range is already newline-aligned. */
+  scanFile(path: string, start: number, end: number, filter: CompiledFilter): ChunkAggregate;
+}

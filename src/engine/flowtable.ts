@@ -1,0 +1,120 @@
+import { KEY_BYTES, V_COUNT, V_MAX_TIMEOUT, VALUE_FIELDS } from "../parse/layout.js";
+
+const KEY_WORDS = KEY_BYTES / 4;
+
+/**
+ * Open-addressing hash table over fixed 40-byte flow-class keys, with Float64 values.
+ * Keys and values are stored densely in insertion order, so a scan's result is just a prefix of
+ * two typed arrays. Used by the TS tokenizer (per chunk) and by the merge (across chunks).
+ */
+export class FlowTable {
+  size = 0;
+  private cap: number; // slots, power of two
+  private slots: Int32Array; // entry index + 1, 0 = empty
+  private hashes: Uint32Array; // per entry, to rehash without recomputing
+  keys: Uint8Array;
+  private keyWords: Uint32Array;
+  values: Float64Array;
+
+  constructor(initialEntries = 1024) {
+    let cap = 16;
+    while (cap < initialEntries * 2) cap <<= 1;
+    this.cap = cap;
+    this.slots = new Int32Array(cap);
+    this.hashes = new Uint32Array(cap >> 1);
+    this.keys = new Uint8Array((cap >> 1) * KEY_BYTES);
+    this.keyWords = new Uint32Array(this.keys.buffer);
+    this.values = new Float64Array((cap >> 1) * VALUE_FIELDS);
+  }
+
+  /** Index of the entry for the key in words[0..10), inserting a zeroed entry when new. */
+  indexOf(words: Uint32Array, wordOffset = 0): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < KEY_WORDS; i++) {
+      h = Math.imul(h ^ words[wordOffset + i]!, 0x01000193);
+      h ^= h >>> 15;
+    }
+    h >>>= 0;
+    const mask = this.cap - 1;
+    let slot = h & mask;
+    const kw = this.keyWords;
+    for (;;) {
+      const e = this.slots[slot]!;
+      if (e === 0) break;
+      const idx = e - 1;
+      if (this.hashes[idx] === h) {
+        const base = idx * KEY_WORDS;
+        let same = true;
+        for (let i = 0; i < KEY_WORDS; i++) {
+          if (kw[base + i] !== words[wordOffset + i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return idx;
+      }
+      slot = (slot + 1) & mask;
+    }
+    const idx = this.size;
+    if (idx >= this.cap >> 1) {
+      this.grow();
+      return this.indexOf(words, wordOffset);
+    }
+    this.size = idx + 1;
+    this.slots[slot] = idx + 1;
+    this.hashes[idx] = h;
+    this.keyWords.set(words.subarray(wordOffset, wordOffset + KEY_WORDS), idx * KEY_WORDS);
+    this.values[idx * VALUE_FIELDS + V_MAX_TIMEOUT] = -1;
+    return idx;
+  }
+
+  /** Add another table's (or chunk's) entries: sums, and max for the timeout. */
+  mergeFrom(keys: Uint8Array, values: Float64Array, count: number): void {
+    const words =
+      keys.byteOffset % 4 === 0
+        ? new Uint32Array(keys.buffer, keys.byteOffset, count * KEY_WORDS)
+        : new Uint32Array(keys.slice(0, count * KEY_BYTES).buffer);
+    for (let i = 0; i < count; i++) {
+      const idx = this.indexOf(words, i * KEY_WORDS);
+      const d = idx * VALUE_FIELDS;
+      const s = i * VALUE_FIELDS;
+      const v = this.values;
+      v[d + V_COUNT]! += values[s + V_COUNT]!;
+      v[d + 1]! += values[s + 1]!;
+      v[d + 2]! += values[s + 2]!;
+      if (values[s + V_MAX_TIMEOUT]! > v[d + V_MAX_TIMEOUT]!) v[d + V_MAX_TIMEOUT] = values[s + V_MAX_TIMEOUT]!;
+    }
+  }
+
+  /** Dense copies of the used part, detached from this table. */
+  export(): { keys: Uint8Array; values: Float64Array } {
+    return {
+      keys: this.keys.slice(0, this.size * KEY_BYTES),
+      values: this.values.slice(0, this.size * VALUE_FIELDS),
+    };
+  }
+
+  private grow(): void {
+    const cap = this.cap << 1;
+    const entries = cap >> 1;
+    const keys = new Uint8Array(entries * KEY_BYTES);
+    keys.set(this.keys.subarray(0, this.size * KEY_BYTES));
+    const values = new Float64Array(entries * VALUE_FIELDS);
+    values.set(this.values.subarray(0, this.size * VALUE_FIELDS));
+    const hashes = new Uint32Array(entries);
+    hashes.set(this.hashes.subarray(0, this.size));
+    const slots = new Int32Array(cap);
+    const mask = cap - 1;
+    for (let i = 0; i < this.size; i++) {
+      let slot = hashes[i]! & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
+      slots[slot] = i + 1;
+    }
+    this.cap = cap;
+    this.slots = slots;
+    this.hashes = hashes;
+    this.keys = keys;
+    this.keyWords = new Uint32Array(keys.buffer);
+    this.values = values;
+  }
+}
