@@ -9,8 +9,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BackendError, InputError, UsageError } from "../errors.js";
 import { scanBuffer } from "../parse/tokenizer.js";
-import { readRange } from "./read-range.js";
 import type { Backend, BackendChoice, BackendName, ChunkAggregate, CompiledFilter } from "./contract.js";
+import { readRange } from "./read-range.js";
 
 const require = createRequire(import.meta.url);
 

@@ -145,8 +145,31 @@ export const PROTO_NAMES: Readonly<Record<number, string>> = {
   [P_UDPLITE]: "udplite",
 };
 
-const TCP_STATES = ["NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2", "LISTEN"];
-const SCTP_STATES = ["NONE", "CLOSED", "COOKIE_WAIT", "COOKIE_ECHOED", "ESTABLISHED", "SHUTDOWN_SENT", "SHUTDOWN_RECD", "SHUTDOWN_ACK_SENT", "HEARTBEAT_SENT", "HEARTBEAT_ACKED"];
+const TCP_STATES = [
+  "NONE",
+  "SYN_SENT",
+  "SYN_RECV",
+  "ESTABLISHED",
+  "FIN_WAIT",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "TIME_WAIT",
+  "CLOSE",
+  "SYN_SENT2",
+  "LISTEN",
+];
+const SCTP_STATES = [
+  "NONE",
+  "CLOSED",
+  "COOKIE_WAIT",
+  "COOKIE_ECHOED",
+  "ESTABLISHED",
+  "SHUTDOWN_SENT",
+  "SHUTDOWN_RECD",
+  "SHUTDOWN_ACK_SENT",
+  "HEARTBEAT_SENT",
+  "HEARTBEAT_ACKED",
+];
 const DCCP_STATES = ["NONE", "REQUEST", "RESPOND", "PARTOPEN", "OPEN", "CLOSEREQ", "CLOSING", "TIMEWAIT", "IGNORE", "INVALID"];
 
 /** Which states a protocol may print; protocols not listed print none. */

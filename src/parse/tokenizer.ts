@@ -8,7 +8,7 @@
  *
  * native/tokenizer.h implements exactly the same grammar; the differential test holds them equal.
  */
-import { CIDR_BYTES, type ChunkAggregate, type CompiledFilter } from "../engine/contract.js";
+import { type ChunkAggregate, CIDR_BYTES, type CompiledFilter } from "../engine/contract.js";
 import { FlowTable } from "../engine/flowtable.js";
 import {
   C_ACCT,
@@ -399,7 +399,11 @@ class Scanner {
     while (isSpace(b[e - 1]!)) e--;
     this.reset();
     if (b[p] === 60 /* < */) return this.xml(p, e);
-    if (startsWith(b, p, e, W_TRAILER_HEAD) && e - p >= W_TRAILER_TAIL.length && startsWith(b, e - W_TRAILER_TAIL.length, e, W_TRAILER_TAIL)) {
+    if (
+      startsWith(b, p, e, W_TRAILER_HEAD) &&
+      e - p >= W_TRAILER_TAIL.length &&
+      startsWith(b, e - W_TRAILER_TAIL.length, e, W_TRAILER_TAIL)
+    ) {
       return R_IGNORED;
     }
     return this.text(p, e);
@@ -827,7 +831,10 @@ class Scanner {
     if ((this.bits1 & (T_SRC | T_DST)) !== (T_SRC | T_DST) || (this.bits2 & (T_SRC | T_DST)) !== (T_SRC | T_DST)) return R_MALFORMED;
     const proto = this.proto;
     const ports = this.hasPorts(proto);
-    if (ports && ((this.bits1 & (T_SPORT | T_DPORT)) !== (T_SPORT | T_DPORT) || (this.bits2 & (T_SPORT | T_DPORT)) !== (T_SPORT | T_DPORT))) {
+    if (
+      ports &&
+      ((this.bits1 & (T_SPORT | T_DPORT)) !== (T_SPORT | T_DPORT) || (this.bits2 & (T_SPORT | T_DPORT)) !== (T_SPORT | T_DPORT))
+    ) {
       return R_MALFORMED;
     }
     const fam = this.fam1s;
@@ -958,4 +965,3 @@ export function scanBuffer(bytes: Uint8Array, start: number, end: number, filter
     malformedText: s.malformedText,
   };
 }
-

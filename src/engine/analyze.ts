@@ -1,0 +1,187 @@
+/**
+ * Orchestrates one analysis: resolve inputs, plan ranges, run the backend in Piscina workers,
+ * merge, and build the snapshot.
+ */
+import { availableParallelism } from "node:os";
+import { BackendError, CtscopeError, InputError, UsageError } from "../errors.js";
+import { backendInfo, getBackend } from "./backend.js";
+import type { BackendChoice, ChunkAggregate, CompiledFilter } from "./contract.js";
+import { compileFilter, type FilterOptions, parseCidrs } from "./filter.js";
+import { Merger } from "./merge.js";
+import { planRanges } from "./planner.js";
+import { createScanPool, type ScanPool } from "./pool.js";
+import { buildSnapshot, type LocalSpec } from "./snapshot.js";
+import { blocks, resolveSource, type Source } from "./sources.js";
+import type { Snapshot } from "./types.js";
+import type { WorkerResult } from "./worker.js";
+
+export interface Progress {
+  bytesDone: number;
+  /** null when some input has no known size (stdin). */
+  bytesTotal: number | null;
+  entries: number;
+  elapsedMs: number;
+}
+
+export interface AnalyzeOptions extends FilterOptions {
+  /** Paths; "-" is stdin; .gz files are decompressed. */
+  inputs: string[];
+  threads?: number;
+  backend?: BackendChoice;
+  /** Rows per top table (default 10). */
+  top?: number;
+  /** CIDRs of this host; when absent the local side is inferred. */
+  local?: string[];
+  /** Local CIDRs found on the live host's interfaces (used when `local` is absent). */
+  hostLocal?: string[];
+  onProgress?: (p: Progress) => void;
+  /** Inputs smaller than this are scanned on the main thread (no worker start-up). */
+  inlineBelowBytes?: number;
+  /** Overrides stdin, for tests. */
+  stdin?: () => NodeJS.ReadableStream;
+}
+
+const STREAM_BLOCK_BYTES = 8 * 1024 * 1024;
+const DEFAULT_INLINE_BELOW = 4 * 1024 * 1024;
+
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}
+
+function validate(opts: AnalyzeOptions): { filter: CompiledFilter; local: LocalSpec; threads: number; top: number } {
+  if (opts.inputs.length === 0) throw new UsageError("no input given");
+  if (opts.inputs.filter((i) => i === "-").length > 1) throw new UsageError("stdin (-) can be given only once");
+  const threads = opts.threads ?? defaultThreads();
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new UsageError("--threads must be a whole number from 1 to 256");
+  const top = opts.top ?? 10;
+  if (!Number.isInteger(top) || top < 1 || top > 100000) throw new UsageError("--top must be a whole number from 1 to 100000");
+  const filter = compileFilter(opts);
+  let local: LocalSpec;
+  if (opts.local && opts.local.length > 0) local = { mode: "given", cidrs: parseCidrs(opts.local, "--local") };
+  else if (opts.hostLocal && opts.hostLocal.length > 0) local = { mode: "host", cidrs: parseCidrs(opts.hostLocal, "host address") };
+  else local = { mode: "inferred", cidrs: [] };
+  return { filter, local, threads, top };
+}
+
+function unwrap(r: WorkerResult): ChunkAggregate {
+  if (r.ok) return r.result;
+  if (r.name === "InputError") throw new InputError(r.message, r.path);
+  if (r.name === "BackendError") throw new BackendError(r.message);
+  if (r.name === "UsageError") throw new UsageError(r.message);
+  throw new CtscopeError(r.message);
+}
+
+/** Analyze the inputs and return the merged snapshot. Throws CtscopeError subclasses for user errors. */
+export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
+  const started = performance.now();
+  const { filter, local, threads, top } = validate(opts);
+  const info = backendInfo(opts.backend);
+  // Fail before any work when native is required but missing.
+  getBackend(opts.backend);
+  const backend = info.requested === "auto" ? "auto" : info.requested;
+  const stdin = (opts.stdin ?? (() => process.stdin)) as () => import("node:stream").Readable;
+  const sources: Source[] = opts.inputs.map((i) => resolveSource(i, stdin));
+  const merger = new Merger();
+  const knownTotal = sources.every((s) => s.kind === "file" || s.size !== null);
+  const bytesTotal = knownTotal ? sources.reduce((a, s) => a + (s.size ?? 0), 0) : null;
+  let bytesDone = 0;
+  let bytesRead = 0;
+  const report = () =>
+    opts.onProgress?.({ bytesDone, bytesTotal, entries: merger.counters[1]!, elapsedMs: performance.now() - started });
+
+  const inlineBelow = opts.inlineBelowBytes ?? DEFAULT_INLINE_BELOW;
+  const smallFilesOnly = sources.every((s) => s.kind === "file") && (bytesTotal ?? 0) < inlineBelow;
+  if (smallFilesOnly || threads === 1) {
+    // Small inputs: starting threads costs more than the scan.
+    const b = getBackend(opts.backend);
+    for (const [si, s] of sources.entries()) {
+      if (s.kind === "file") {
+        merger.add(si, 0, b.scanFile(s.path, 0, s.size, filter));
+        bytesDone += s.size;
+        bytesRead += s.size;
+      } else {
+        let order = 0;
+        for await (const block of readBlocks(s)) {
+          merger.add(si, order++, b.scanBuffer(block, 0, block.length, filter));
+          bytesRead += block.length;
+        }
+        bytesDone += s.size ?? 0;
+      }
+      report();
+    }
+  } else {
+    const pool = createScanPool(threads);
+    try {
+      await runPooled(pool, sources, filter, backend, threads, merger, (done, read) => {
+        bytesDone += done;
+        bytesRead += read;
+        report();
+      });
+    } finally {
+      await pool.destroy();
+    }
+  }
+  return buildSnapshot(merger, local, {
+    backend: info.active,
+    sources: sources.map((s) => s.name),
+    bytes: bytesRead,
+    top,
+    elapsedMs: performance.now() - started,
+  });
+}
+
+async function* readBlocks(s: Extract<Source, { kind: "stream" }>): AsyncGenerator<Buffer> {
+  try {
+    yield* blocks(s.open(), STREAM_BLOCK_BYTES);
+  } catch (err) {
+    if (err instanceof CtscopeError) throw err;
+    const { describeErrno } = await import("../errors.js");
+    throw new InputError(`${s.name}: ${describeErrno(err)}`, s.name);
+  }
+}
+
+async function runPooled(
+  pool: ScanPool,
+  sources: Source[],
+  filter: CompiledFilter,
+  backend: BackendChoice,
+  threads: number,
+  merger: Merger,
+  progress: (bytesDone: number, bytesRead: number) => void,
+): Promise<void> {
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown = null;
+  const submit = async (p: Promise<WorkerResult>, si: number, order: number, size: number, isFile: boolean) => {
+    const r = await p;
+    merger.add(si, order, unwrap(r));
+    progress(isFile ? size : 0, size);
+  };
+  const track = (p: Promise<void>) => {
+    const q = p.catch((e) => {
+      failure ??= e;
+    });
+    inflight.add(q);
+    q.finally(() => inflight.delete(q));
+  };
+  for (const [si, s] of sources.entries()) {
+    if (failure) break;
+    if (s.kind === "file") {
+      const ranges = planRanges(s.path, s.size, threads);
+      ranges.forEach((r, order) => {
+        track(
+          submit(pool.run({ kind: "range", path: s.path, start: r.start, end: r.end, filter, backend }), si, order, r.end - r.start, true),
+        );
+      });
+    } else {
+      let order = 0;
+      for await (const block of readBlocks(s)) {
+        if (failure) break;
+        // Bounded in-flight blocks keep memory flat on endless streams.
+        while (inflight.size >= threads * 2) await Promise.race(inflight);
+        track(submit(pool.run({ kind: "bytes", bytes: block, filter, backend }, [block.buffer as ArrayBuffer]), si, order++, block.length, false));
+      }
+    }
+  }
+  while (inflight.size > 0) await Promise.race(inflight);
+  if (failure) throw failure;
+}

@@ -1,0 +1,27 @@
+/** The Piscina pool that runs backend scans. Workers load compiled JS; under tsx, the TS source. */
+import { fileURLToPath } from "node:url";
+import { Piscina } from "piscina";
+import type { ScanTask } from "./contract.js";
+import type { WorkerResult } from "./worker.js";
+
+export interface ScanPool {
+  run(task: ScanTask, transfer?: ArrayBuffer[]): Promise<WorkerResult>;
+  destroy(): Promise<void>;
+}
+
+export function createScanPool(threads: number): ScanPool {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const filename = fileURLToPath(new URL(fromSource ? "./worker.ts" : "./worker.js", import.meta.url));
+  const pool = new Piscina({
+    filename,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 1000,
+    // Running from .ts (tests, tsx): workers need the same loader.
+    execArgv: fromSource ? [...process.execArgv.filter((a) => !a.startsWith("--import")), "--import", "tsx"] : process.execArgv,
+  });
+  return {
+    run: (task, transfer) => pool.run(task, transfer ? { transferList: transfer } : {}) as Promise<WorkerResult>,
+    destroy: () => pool.destroy(),
+  };
+}

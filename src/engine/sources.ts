@@ -1,0 +1,91 @@
+/**
+ * Input sources. Regular files are split into ranges that workers read themselves; everything
+ * else (stdin, pipes, .gz, /proc files that report size 0) is read here in a loop and cut into
+ * newline-aligned blocks that travel to the workers.
+ */
+import { createReadStream, openSync, closeSync, readSync, statSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { describeErrno, InputError } from "../errors.js";
+
+export type Source =
+  | { kind: "file"; name: string; path: string; size: number }
+  | { kind: "stream"; name: string; open: () => Readable; size: number | null };
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+
+function isGzip(path: string): boolean {
+  if (path.endsWith(".gz")) return true;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const b = Buffer.alloc(2);
+    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === GZIP_MAGIC[0] && b[1] === GZIP_MAGIC[1];
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Resolve one command-line input; every problem becomes a one-line InputError naming the path. */
+export function resolveSource(input: string, stdin: () => Readable = () => process.stdin): Source {
+  if (input === "-") return { kind: "stream", name: "<stdin>", open: stdin, size: null };
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(input);
+  } catch (err) {
+    throw new InputError(`${input}: ${describeErrno(err)}`, input);
+  }
+  if (st.isDirectory()) throw new InputError(`${input}: is a directory`, input);
+  // Check readability now so that a permission problem is reported before any work starts.
+  try {
+    closeSync(openSync(input, "r"));
+  } catch (err) {
+    throw new InputError(`${input}: ${describeErrno(err)}`, input);
+  }
+  if (st.isFile() && isGzip(input)) {
+    return {
+      kind: "stream",
+      name: input,
+      size: st.size,
+      open: () => {
+        const gunzip = createGunzip();
+        const raw = createReadStream(input);
+        raw.on("error", (e) => gunzip.destroy(e));
+        return raw.pipe(gunzip);
+      },
+    };
+  }
+  // /proc and /sys files report size 0 (or a fake size): never map or range-split them.
+  if (st.isFile() && st.size > 0 && !input.startsWith("/proc/") && !input.startsWith("/sys/")) {
+    return { kind: "file", name: input, path: input, size: st.size };
+  }
+  return { kind: "stream", name: input, size: null, open: () => createReadStream(input) };
+}
+
+/**
+ * Yields newline-aligned blocks of about blockBytes from a stream. The last block may lack a final
+ * newline. Each yielded buffer is a fresh copy the caller may transfer.
+ */
+export async function* blocks(stream: Readable, blockBytes: number): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+    const buf = typeof chunk === "string" ? Buffer.from(chunk, "latin1") : chunk;
+    pending.push(buf);
+    pendingBytes += buf.length;
+    if (pendingBytes < blockBytes) continue;
+    const all = Buffer.concat(pending, pendingBytes);
+    const cut = all.lastIndexOf(10);
+    if (cut < 0) {
+      pending = [all];
+      continue;
+    }
+    yield Buffer.from(all.subarray(0, cut + 1));
+    const rest = Buffer.from(all.subarray(cut + 1));
+    pending = rest.length > 0 ? [rest] : [];
+    pendingBytes = rest.length;
+  }
+  if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
+}

@@ -1,0 +1,149 @@
+/** Where a snapshot becomes the human report (the default output of `ctscope analyze`). */
+import { createColors } from "picocolors";
+import type { Dimension, HistBucket, Snapshot, TopRow } from "../engine/types.js";
+import { escapeControl } from "./address.js";
+import { fmtBytes, fmtInt, fmtPct, fmtSeconds, renderTable } from "./text-table.js";
+
+export interface HumanOptions {
+  color: boolean;
+  /** Sections rendered above the top tables (health, anomalies, recommendations). */
+  preamble?: string;
+}
+
+const TITLES: Record<Dimension, [string, string]> = {
+  src: ["Top sources", "SOURCE"],
+  dst: ["Top destinations", "DESTINATION"],
+  remote: ["Top remotes", "REMOTE"],
+  service: ["Top services", "SERVICE"],
+  src_prefix: ["Top source prefixes", "PREFIX"],
+  remote_service_state: ["Top remote → service → state", "REMOTE  SERVICE  STATE"],
+};
+
+export function renderHuman(s: Snapshot, opts: HumanOptions): string {
+  const c = createColors(opts.color);
+  const out: string[] = [];
+  const h = (t: string) => c.bold(t);
+  const src = s.sources.length === 1 ? s.sources[0]! : `${s.sources.length} inputs`;
+  out.push(
+    `${c.bold("ctscope")} ${fmtInt(s.entries)} entries from ${src} (${fmtBytes(s.bytes)}, ${s.backend} backend, ${(s.elapsed_ms / 1000).toFixed(2)} s)`,
+  );
+  const parts = [`${fmtInt(s.lines)} lines`, `${fmtInt(s.entries)} entries`];
+  parts.push(s.malformed > 0 ? c.yellow(`${fmtInt(s.malformed)} malformed`) : "0 malformed");
+  if (s.blank) parts.push(`${fmtInt(s.blank)} blank`);
+  if (s.ignored) parts.push(`${fmtInt(s.ignored)} ignored (trailers, XML wrapper)`);
+  if (s.destroyed) parts.push(`${fmtInt(s.destroyed)} DESTROY events (not live)`);
+  if (s.events) parts.push(`${fmtInt(s.events)} NEW/UPDATE events`);
+  if (s.filtered) parts.push(`${fmtInt(s.filtered)} filtered out`);
+  out.push(`Input: ${parts.join(", ")}`);
+  const forms = [
+    s.forms.l3 ? `${fmtInt(s.forms.l3)} /proc or -o extended` : "",
+    s.forms.plain ? `${fmtInt(s.forms.plain)} conntrack -L or ip_conntrack` : "",
+    s.forms.xml ? `${fmtInt(s.forms.xml)} XML` : "",
+  ].filter(Boolean);
+  if (forms.length) out.push(`Formats: ${forms.join(", ")}`);
+  out.push(`Local side: ${s.local.explanation}${s.local.addresses.length ? ` (${s.local.addresses.join(", ")})` : ""}`);
+
+  if (s.malformed_samples.length > 0) {
+    out.push("", h(`Malformed lines (${fmtInt(s.malformed)}; first ${s.malformed_samples.length})`));
+    for (const m of s.malformed_samples) {
+      const text = escapeControl(m.text);
+      out.push(`  ${m.source}:${m.line}: ${c.dim(text.length > 160 ? `${text.slice(0, 159)}…` : text)}`);
+    }
+  }
+
+  if (opts.preamble) out.push("", opts.preamble.trimEnd());
+
+  if (s.entries === 0) {
+    out.push("", "No conntrack entries to summarise.");
+    return `${out.join("\n")}\n`;
+  }
+
+  out.push("", h("Protocols"));
+  const fam = s.by_family.map((f) => `${f.family} ${fmtInt(f.count)} (${fmtPct(f.count / s.entries)})`).join(", ");
+  const prot = s.by_proto.map((p) => `${p.proto} ${fmtInt(p.count)} (${fmtPct(p.count / s.entries)})`).join(", ");
+  out.push(`  ${fam}`, `  ${prot}`);
+  out.push(
+    `  UNREPLIED ${fmtInt(s.unreplied)} (${fmtPct(s.unreplied / s.entries)}), ASSURED ${fmtInt(s.assured)}, offloaded ${fmtInt(s.offloaded)}, NAT'd ${fmtInt(s.natted)}`,
+  );
+
+  out.push("", h("States"));
+  out.push(
+    renderTable(
+      [
+        { title: "PROTO" },
+        { title: "STATE" },
+        { title: "COUNT", align: "right" },
+        { title: "SHARE", align: "right" },
+        { title: "UNREPLIED", align: "right" },
+        { title: "ASSURED", align: "right" },
+        { title: "OFFLOAD", align: "right" },
+      ],
+      s.by_state.map((r) => [
+        r.proto,
+        r.state ?? "-",
+        fmtInt(r.count),
+        fmtPct(r.count / s.entries),
+        fmtInt(r.unreplied),
+        fmtInt(r.assured),
+        fmtInt(r.offload),
+      ]),
+      { header: c.dim },
+    ),
+  );
+
+  const traffic = s.accounted > 0;
+  for (const dim of ["remote", "service", "src", "dst", "src_prefix", "remote_service_state"] as Dimension[]) {
+    const rows = s.top[dim];
+    if (rows.length === 0) continue;
+    const [title, col] = TITLES[dim];
+    out.push("", h(`${title} (${fmtInt(s.distinct[dim])} distinct)`));
+    out.push(topTable(rows, col, traffic, c.dim));
+  }
+
+  out.push("", h("Remaining timeouts (all entries)"));
+  out.push(histogram(s.timeouts, s.entries));
+  const est = s.established_timeouts.reduce((a, b) => a + b.count, 0);
+  if (est > 0) {
+    out.push("", h("Remaining timeouts (TCP ESTABLISHED)"));
+    out.push(histogram(s.established_timeouts, est));
+  }
+  return `${out.join("\n")}\n`;
+}
+
+function topTable(rows: TopRow[], col: string, traffic: boolean, dim: (s: string) => string): string {
+  const columns = [
+    { title: "#", align: "right" as const },
+    { title: col },
+    { title: "COUNT", align: "right" as const },
+    { title: "SHARE", align: "right" as const },
+    { title: "UNREPLIED", align: "right" as const },
+  ];
+  if (traffic) columns.push({ title: "PACKETS", align: "right" }, { title: "BYTES", align: "right" });
+  return renderTable(
+    columns,
+    rows.map((r, i) => {
+      const cells = [String(i + 1), r.key, fmtInt(r.count), fmtPct(r.share), fmtInt(r.unreplied)];
+      if (traffic) cells.push(fmtInt(r.packets ?? 0), fmtBytes(r.bytes ?? 0));
+      return cells;
+    }),
+    { header: dim, maxCell: 70 },
+  );
+}
+
+/** Bucket edges 86401 and 432001 mean "above one day" and "above five days". */
+function edge(x: number): string {
+  return fmtSeconds(x % 10 === 1 ? x - 1 : x);
+}
+
+function histogram(buckets: HistBucket[], total: number): string {
+  const max = Math.max(1, ...buckets.map((b) => b.count));
+  const rows = buckets
+    .filter((b) => b.count > 0)
+    .map((b) => {
+      const label = b.to === null ? `> ${edge(b.from)}` : `${b.from === 86401 || b.from === 432001 ? "> " : ""}${edge(b.from)} – ${edge(b.to)}`;
+      const bar = "█".repeat(Math.max(1, Math.round((b.count / max) * 30)));
+      return [label, fmtInt(b.count), fmtPct(b.count / Math.max(1, total)), bar];
+    });
+  if (rows.length === 0) return "  (no timeouts in the input)";
+  return renderTable([{ title: "REMAINING" }, { title: "COUNT", align: "right" }, { title: "SHARE", align: "right" }, { title: "" }], rows);
+}
