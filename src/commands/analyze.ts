@@ -14,7 +14,8 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 
 export function intOption(name: string, min: number, max: number): (v: string) => number {
   return (v: string) => {
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`${name} must be a whole number from ${min} to ${max} (got "${v}")`);
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+      throw new UsageError(`${name} must be a whole number from ${min} to ${max} (got "${v}")`);
     return Number(v);
   };
 }
@@ -40,7 +41,11 @@ export function addInputOptions<T extends Command<[string[]], Record<string, unk
   return cmd
     .option("--top <n>", "rows per top table", intOption("--top", 1, 100000), 10)
     .option("--threads <n>", "worker threads", intOption("--threads", 1, 256), defaultThreads())
-    .addOption(new Option("--backend <name>", "tokenizer backend (env CTSCOPE_BACKEND)").choices(["auto", "native", "ts"] as const).default("auto" as const))
+    .addOption(
+      new Option("--backend <name>", "tokenizer backend (env CTSCOPE_BACKEND)")
+        .choices(["auto", "native", "ts"] as const)
+        .default("auto" as const),
+    )
     .option("--local <cidr>", "this host's address or CIDR (repeatable); default: inferred", collect)
     .option("--proto <name>", "keep only this l4 protocol (repeatable, comma list)", collect)
     .option("--state <name>", "keep only this state (repeatable, comma list)", collect)
@@ -68,7 +73,10 @@ export function resolveInputs(inputs: string[]): { inputs: string[]; live: boole
     accessSync(LIVE_TABLE, constants.R_OK);
     return { inputs: [LIVE_TABLE], live: true };
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist (no conntrack module, or CONFIG_NF_CONNTRACK_PROCFS off)" : "is not readable (run as root)";
+    const reason =
+      (err as NodeJS.ErrnoException).code === "ENOENT"
+        ? "does not exist (no conntrack module, or CONFIG_NF_CONNTRACK_PROCFS off)"
+        : "is not readable (run as root)";
     throw new InputError(
       `no input given and ${LIVE_TABLE} ${reason}; pass a dump: \`ctscope analyze FILE\`, or \`conntrack -L -o extended | ctscope analyze -\``,
       LIVE_TABLE,

@@ -1,6 +1,6 @@
 import type { Command } from "@commander-js/extra-typings";
-import { backendInfo } from "../engine/backend.js";
 import { defaultThreads } from "../engine/analyze.js";
+import { backendInfo } from "../engine/backend.js";
 import { VERSION } from "../version.js";
 
 /** Registers `ctscope doctor`: which backend runs, where the addon is, and why it did not load. */
@@ -12,7 +12,9 @@ export function registerDoctor(program: Command): void {
     .action((opts) => {
       const info = backendInfo();
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ version: VERSION, node: process.version, threads: defaultThreads(), ...info }, null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ version: VERSION, node: process.version, threads: defaultThreads(), ...info }, null, 2)}\n`,
+        );
         return;
       }
       const lines = [

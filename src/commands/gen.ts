@@ -1,4 +1,49 @@
-import type { Command } from "@commander-js/extra-typings";
+import { writeFileSync } from "node:fs";
+import { type Command, Option } from "@commander-js/extra-typings";
+import { CtscopeError, describeErrno, UsageError } from "../errors.js";
+import { MAX_ENTRIES, writeDumpFile, writeDumpStream } from "../gen/generate.js";
+import { GEN_FORMATS, type GenFormat } from "../gen/model.js";
+
+/** "250000", "250k", "1M", "1e6" → an entry count. */
+export function parseCount(v: string): number {
+  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)([kKmMgG]?)$/.exec(v.trim());
+  const mult: Record<string, number> = { "": 1, k: 1e3, m: 1e6, g: 1e9 };
+  const n = m ? Number(m[1]) * mult[m[2]!.toLowerCase()]! : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ENTRIES) {
+    throw new UsageError(`entry count must be a whole number from 0 to ${MAX_ENTRIES}, optionally with k or M (got "${v}")`);
+  }
+  return n;
+}
+
+function parseSeed(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff) throw new UsageError(`--seed must be a whole number from 0 to 4294967295 (got "${v}")`);
+  return Number(v);
+}
 
 /** Registers `ctscope gen`. */
-export function registerGen(_program: Command): void {}
+export function registerGen(program: Command): void {
+  program
+    .command("gen")
+    .description(
+      "Write a realistic synthetic conntrack dump with planted anomalies (a dominant remote on port 5228, a SYN flood from 203.0.113.0/24, a DNS flood, an IPv6 remote). Deterministic for a seed.",
+    )
+    .argument("<N>", "number of entries (250000, 250k, 1M)", parseCount)
+    .addOption(new Option("--format <name>", "output format").choices(GEN_FORMATS).default("proc" as GenFormat))
+    .option("--seed <n>", "random seed", parseSeed, 1)
+    .option("--acct", "include packets=/bytes= counters (nf_conntrack_acct=1)", false)
+    .option("-o, --output <file>", "write to FILE (atomically: temporary file, then rename) instead of stdout")
+    .option("--truth <file>", "also write the exact expected counts (JSON) to FILE")
+    .action(async (n, opts) => {
+      const genOpts = { n, seed: opts.seed, format: opts.format as GenFormat, acct: opts.acct };
+      let result: Awaited<ReturnType<typeof writeDumpStream>>;
+      try {
+        result = opts.output ? writeDumpFile(opts.output, genOpts) : await writeDumpStream(process.stdout, genOpts);
+        if (opts.truth) writeFileSync(opts.truth, `${JSON.stringify(result.truth, null, 2)}\n`);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === undefined || code === "EPIPE") throw err;
+        throw new CtscopeError(`cannot write ${(err as NodeJS.ErrnoException).path ?? "output"}: ${describeErrno(err)}`);
+      }
+      if (opts.output) process.stderr.write(`ctscope: wrote ${n} entries (${result.bytes} bytes) to ${opts.output}\n`);
+    });
+}

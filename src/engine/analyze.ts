@@ -86,8 +86,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
   const bytesTotal = knownTotal ? sources.reduce((a, s) => a + (s.size ?? 0), 0) : null;
   let bytesDone = 0;
   let bytesRead = 0;
-  const report = () =>
-    opts.onProgress?.({ bytesDone, bytesTotal, entries: merger.counters[1]!, elapsedMs: performance.now() - started });
+  const report = () => opts.onProgress?.({ bytesDone, bytesTotal, entries: merger.counters[1]!, elapsedMs: performance.now() - started });
 
   const inlineBelow = opts.inlineBelowBytes ?? DEFAULT_INLINE_BELOW;
   const smallFilesOnly = sources.every((s) => s.kind === "file") && (bytesTotal ?? 0) < inlineBelow;
@@ -178,7 +177,15 @@ async function runPooled(
         if (failure) break;
         // Bounded in-flight blocks keep memory flat on endless streams.
         while (inflight.size >= threads * 2) await Promise.race(inflight);
-        track(submit(pool.run({ kind: "bytes", bytes: block, filter, backend }, [block.buffer as ArrayBuffer]), si, order++, block.length, false));
+        track(
+          submit(
+            pool.run({ kind: "bytes", bytes: block, filter, backend }, [block.buffer as ArrayBuffer]),
+            si,
+            order++,
+            block.length,
+            false,
+          ),
+        );
       }
     }
   }

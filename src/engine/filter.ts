@@ -24,7 +24,10 @@ export interface FilterOptions {
 
 /** Split repeatable, comma-separated option values. */
 function items(values: string[] | undefined): string[] {
-  return (values ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+  return (values ?? [])
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
 }
 
 export function parseCidr(text: string, option: string): Cidr {

@@ -63,7 +63,8 @@ export class FlowTable {
     this.size = idx + 1;
     this.slots[slot] = idx + 1;
     this.hashes[idx] = h;
-    this.keyWords.set(words.subarray(wordOffset, wordOffset + KEY_WORDS), idx * KEY_WORDS);
+    const kb = idx * KEY_WORDS;
+    for (let i = 0; i < KEY_WORDS; i++) this.keyWords[kb + i] = words[wordOffset + i]!;
     this.values[idx * VALUE_FIELDS + V_MAX_TIMEOUT] = -1;
     return idx;
   }

@@ -45,7 +45,16 @@ import { formatAddress, formatEndpoint, formatPrefix } from "../report/address.j
 import type { BackendName } from "./contract.js";
 import { type Cidr, inCidrs } from "./filter.js";
 import type { Merger } from "./merge.js";
-import { DIMENSIONS, type Dimension, type FlowClass, type HistBucket, type LocalInfo, type Snapshot, type StateRow, type TopRow } from "./types.js";
+import {
+  DIMENSIONS,
+  type Dimension,
+  type FlowClass,
+  type HistBucket,
+  type LocalInfo,
+  type Snapshot,
+  type StateRow,
+  type TopRow,
+} from "./types.js";
 
 export interface LocalSpec {
   mode: "given" | "host" | "inferred";

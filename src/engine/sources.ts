@@ -3,7 +3,7 @@
  * else (stdin, pipes, .gz, /proc files that report size 0) is read here in a loop and cut into
  * newline-aligned blocks that travel to the workers.
  */
-import { createReadStream, openSync, closeSync, readSync, statSync } from "node:fs";
+import { closeSync, createReadStream, openSync, readSync, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { describeErrno, InputError } from "../errors.js";

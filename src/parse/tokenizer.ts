@@ -81,8 +81,6 @@ const L4_NAMES: Array<[Uint8Array, number]> = [
 const KNOWN_PROTO = new Uint8Array(256);
 for (const [, n] of L4_NAMES) if (n >= 0) KNOWN_PROTO[n] = 1;
 
-const W_IPV4 = enc("ipv4");
-const W_IPV6 = enc("ipv6");
 const W_NEW = enc("[NEW]");
 const W_UPDATE = enc("[UPDATE]");
 const W_DESTROY = enc("[DESTROY]");
@@ -270,6 +268,29 @@ function parseV6(b: Uint8Array, s: number, e: number, out: Uint8Array, o: number
   return 6;
 }
 
+/** l4 protocol number for a name, -1 for "unknown", -2 when not a protocol name. */
+function l4ByName(b: Uint8Array, s: number, e: number): number {
+  for (let i = 0; i < L4_NAMES.length; i++) {
+    const entry = L4_NAMES[i]!;
+    if (eq(b, s, e, entry[0])) return entry[1];
+  }
+  return -2;
+}
+
+function stateByName(b: Uint8Array, s: number, e: number): number {
+  for (let i = 1; i < STATE_COUNT; i++) if (eq(b, s, e, STATE_BYTES[i]!)) return i;
+  return 0;
+}
+
+/** Flag bit for the text inside [..]; 0 for brackets that carry no flag (e.g. [start=...]). */
+function flagByName(b: Uint8Array, s: number, e: number): number {
+  if (eq(b, s, e, W_ASSURED)) return F_ASSURED;
+  if (eq(b, s, e, W_UNREPLIED)) return F_UNREPLIED;
+  if (eq(b, s, e, W_OFFLOAD)) return F_OFFLOAD;
+  if (eq(b, s, e, W_HW_OFFLOAD)) return F_HW_OFFLOAD;
+  return 0;
+}
+
 function histBucket(t: number): number {
   if (t < 0) return HIST_NONE;
   let i = HIST_EDGES.length - 1;
@@ -312,6 +333,7 @@ class Scanner {
   private readonly keyWords = new Uint32Array(this.key.buffer);
   /** Reply tuple addresses (src, dst), only to detect NAT. */
   private readonly reply = new Uint8Array(32);
+  private readonly replyWords = new Uint32Array(this.reply.buffer);
 
   // Per-line fields.
   private l3 = 0; // family declared by an "ipv4 2"/"ipv6 10" prefix or XML layer3, 0 = none
@@ -410,6 +432,7 @@ class Scanner {
   }
 
   /** Text forms. p is at the first non-space byte, e after the last one. */
+  /** Text forms. p is at the first non-space byte, e after the last one. One pass over the bytes. */
   private text(p: number, e: number): number {
     const b = this.b;
     // "[sec.usec]" timestamp prefix (conntrack -E -o timestamp)
@@ -425,9 +448,9 @@ class Scanner {
       if (p >= e || !isSpace(b[p]!)) return R_MALFORMED;
       while (p < e && isSpace(b[p]!)) p++;
     }
-    // Event prefix.
     let q = p;
     while (q < e && !isSpace(b[q]!)) q++;
+    // Event prefix.
     if (b[p] === 91) {
       if (eq(b, p, q, W_NEW) || eq(b, p, q, W_UPDATE)) this.event = EV_UPDATE;
       else if (eq(b, p, q, W_DESTROY)) this.event = EV_DESTROY;
@@ -439,7 +462,7 @@ class Scanner {
     }
     // Optional l3 columns.
     let form = C_FORM_PLAIN;
-    if (eq(b, p, q, W_IPV4) || eq(b, p, q, W_IPV6)) {
+    if (q - p === 4 && b[p] === 105 && b[p + 1] === 112 && b[p + 2] === 118 && (b[p + 3] === 52 || b[p + 3] === 54)) {
       const v6 = b[p + 3] === 54;
       form = C_FORM_L3;
       this.l3 = v6 ? 6 : 4;
@@ -455,13 +478,7 @@ class Scanner {
       while (q < e && !isSpace(b[q]!)) q++;
     }
     // l4 name and number.
-    let expect = -2;
-    for (const [name, num] of L4_NAMES) {
-      if (eq(b, p, q, name)) {
-        expect = num;
-        break;
-      }
-    }
+    const expect = l4ByName(b, p, q);
     if (expect === -2) return R_MALFORMED;
     p = q;
     while (p < e && isSpace(b[p]!)) p++;
@@ -474,27 +491,21 @@ class Scanner {
     this.proto = proto;
     p = q;
     while (p < e && isSpace(b[p]!)) p++;
-    q = p;
-    while (q < e && !isSpace(b[q]!)) q++;
     // Optional remaining timeout.
     if (p < e && isDigit(b[p]!)) {
+      q = p;
+      while (q < e && !isSpace(b[q]!)) q++;
       const t = parseNum(b, p, q);
       if (t < 0 || t > MAX_TIMEOUT) return R_MALFORMED;
       this.timeout = t;
       p = q;
       while (p < e && isSpace(b[p]!)) p++;
-      q = p;
-      while (q < e && !isSpace(b[q]!)) q++;
     }
     // Optional state word.
     if (p < e && b[p]! >= 65 && b[p]! <= 90) {
-      let st = 0;
-      for (let i = 1; i < STATE_COUNT; i++) {
-        if (eq(b, p, q, STATE_BYTES[i]!)) {
-          st = i;
-          break;
-        }
-      }
+      q = p;
+      while (q < e && !isSpace(b[q]!)) q++;
+      const st = stateByName(b, p, q);
       if (st === 0 || STATE_ALLOWED[proto * STATE_COUNT + st] !== 1) return R_MALFORMED;
       this.state = st;
       p = q;
@@ -503,75 +514,87 @@ class Scanner {
     const icmp = proto === P_ICMP || proto === P_ICMPV6;
     const ports = this.hasPorts(proto);
     const gre = proto === P_GRE;
-    while (p < e) {
+    let tuple = 0;
+    let bits1 = 0;
+    let bits2 = 0;
+    let flags = 0;
+    for (;;) {
       while (p < e && isSpace(b[p]!)) p++;
       if (p >= e) break;
       if (b[p] === 91) {
         q = p + 1;
         while (q < e && b[q] !== 93) q++;
         if (q >= e) return R_MALFORMED;
-        const fs = p + 1;
-        if (eq(b, fs, q, W_UNREPLIED)) this.flags |= F_UNREPLIED;
-        else if (eq(b, fs, q, W_ASSURED)) this.flags |= F_ASSURED;
-        else if (eq(b, fs, q, W_OFFLOAD)) this.flags |= F_OFFLOAD;
-        else if (eq(b, fs, q, W_HW_OFFLOAD)) this.flags |= F_HW_OFFLOAD;
+        flags |= flagByName(b, p + 1, q);
         p = q + 1;
         if (p < e && !isSpace(b[p]!)) return R_MALFORMED;
         continue;
       }
-      q = p;
-      let eqPos = -1;
-      while (q < e && !isSpace(b[q]!)) {
-        if (eqPos < 0 && b[q] === 61) eqPos = q;
-        q++;
-      }
-      if (eqPos <= p || eqPos + 1 >= q) return R_MALFORMED;
-      for (let i = p; i < eqPos; i++) {
-        const c = b[i]!;
-        if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || isDigit(c) || c === 95 || c === 45)) return R_MALFORMED;
-      }
+      // Key: [A-Za-z0-9_-]+ then '='.
       const ks = p;
-      const klen = eqPos - p;
-      const vs = eqPos + 1;
+      let c = b[p]!;
+      while (c !== 61) {
+        if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45)) return R_MALFORMED;
+        p++;
+        if (p >= e) return R_MALFORMED;
+        c = b[p]!;
+      }
+      const klen = p - ks;
+      if (klen === 0) return R_MALFORMED;
+      const vs = p + 1;
+      if (vs >= e || isSpace(b[vs]!)) return R_MALFORMED;
+      q = vs;
+      while (q < e && !isSpace(b[q]!)) q++;
       p = q;
       const k0 = b[ks];
       let bit = 0;
-      if (klen === 3 && k0 === 115 && b[ks + 1] === 114 && b[ks + 2] === 99) {
-        // src= opens the next tuple
-        if (this.tuple === 2) return R_MALFORMED;
-        this.tuple++;
-        if (!this.setAddr(vs, q, true)) return R_MALFORMED;
-        continue;
+      if (klen === 3) {
+        if (k0 === 115 && b[ks + 1] === 114 && b[ks + 2] === 99) {
+          // src= opens the next tuple
+          if (tuple === 2) return R_MALFORMED;
+          tuple++;
+          this.tuple = tuple;
+          if (tuple === 1) bits1 |= T_SRC;
+          else bits2 |= T_SRC;
+          if (!this.setAddr(vs, q, true)) return R_MALFORMED;
+          continue;
+        }
+        if (k0 === 100 && b[ks + 1] === 115 && b[ks + 2] === 116) bit = T_DST;
+      } else if (klen === 5) {
+        if (ports && b[ks + 1] === 112 && b[ks + 2] === 111 && b[ks + 3] === 114 && b[ks + 4] === 116) {
+          if (k0 === 115) bit = T_SPORT;
+          else if (k0 === 100) bit = T_DPORT;
+        } else if (k0 === 98 && keyIs(b, ks, "bytes")) bit = T_BYTES;
+      } else if (klen === 7) {
+        if (k0 === 112 && keyIs(b, ks, "packets")) bit = T_PACKETS;
+      } else if (icmp) {
+        if (klen === 4 && keyIs(b, ks, "type")) bit = T_TYPE;
+        else if (klen === 4 && keyIs(b, ks, "code")) bit = T_CODE;
+        else if (klen === 2 && k0 === 105 && b[ks + 1] === 100) bit = T_ID;
+      } else if (gre && klen === 6) {
+        if (keyIs(b, ks, "srckey")) bit = T_SRCKEY;
+        else if (keyIs(b, ks, "dstkey")) bit = T_DSTKEY;
       }
-      if (klen === 3 && k0 === 100 && b[ks + 1] === 115 && b[ks + 2] === 116) bit = T_DST;
-      else if (klen === 5 && b[ks + 1] === 112 && b[ks + 2] === 111 && b[ks + 3] === 114 && b[ks + 4] === 116 && ports) {
-        if (k0 === 115) bit = T_SPORT;
-        else if (k0 === 100) bit = T_DPORT;
-      } else if (klen === 7 && k0 === 112 && keyIs(b, ks, "packets")) bit = T_PACKETS;
-      else if (klen === 5 && k0 === 98 && keyIs(b, ks, "bytes")) bit = T_BYTES;
-      else if (icmp && klen === 4 && keyIs(b, ks, "type")) bit = T_TYPE;
-      else if (icmp && klen === 4 && keyIs(b, ks, "code")) bit = T_CODE;
-      else if (icmp && klen === 2 && k0 === 105 && b[ks + 1] === 100) bit = T_ID;
-      else if (gre && klen === 6 && keyIs(b, ks, "srckey")) bit = T_SRCKEY;
-      else if (gre && klen === 6 && keyIs(b, ks, "dstkey")) bit = T_DSTKEY;
       if (bit === 0) continue; // any other key: mark=, use=, zone=, secctx=, labels=, id=, ...
-      const have = this.tuple === 1 ? this.bits1 : this.bits2;
-      if (this.tuple === 0 || (have & bit) !== 0) {
+      const have = tuple === 1 ? bits1 : bits2;
+      if (tuple === 0 || (have & bit) !== 0) {
         if (bit === T_ID) continue; // a second id= is the conntrack id (-o id)
         return R_MALFORMED;
       }
-      if (this.tuple === 1) this.bits1 |= bit;
-      else this.bits2 |= bit;
+      if (tuple === 1) bits1 |= bit;
+      else bits2 |= bit;
       if (!this.setField(bit, vs, q)) return R_MALFORMED;
     }
+    this.bits1 = bits1;
+    this.bits2 = bits2;
+    this.flags = flags;
     // Protocol-specific tuple fields (XML omits ICMP and GRE ones, text always prints them).
     let need = 0;
     if (icmp) need = T_TYPE | T_CODE | T_ID;
     else if (gre) need = T_SRCKEY | T_DSTKEY;
-    if ((this.bits1 & need) !== need || (this.bits2 & need) !== need) return R_MALFORMED;
+    if ((bits1 & need) !== need || (bits2 & need) !== need) return R_MALFORMED;
     return this.finish(form);
   }
-
   private hasPorts(proto: number): boolean {
     return proto === P_TCP || proto === P_UDP || proto === P_UDPLITE || proto === P_SCTP || proto === P_DCCP;
   }
@@ -852,16 +875,19 @@ class Scanner {
     let flags = this.flags;
     if (ports) flags |= F_HAS_PORT;
     // NAT: the reply tuple is not the original one inverted.
-    const r = this.reply;
-    let nat = ports && (this.sport2 !== this.dport1 || this.dport2 !== this.sport1);
-    if (!nat) {
-      for (let i = 0; i < 16; i++) {
-        if (r[i] !== key[K_DST + i] || r[16 + i] !== key[K_SRC + i]) {
-          nat = true;
-          break;
-        }
-      }
-    }
+    const r = this.replyWords;
+    const kw = this.keyWords;
+    // Reply src must be the original dst (key words 6..9), reply dst the original src (words 2..5).
+    const nat =
+      (ports && (this.sport2 !== this.dport1 || this.dport2 !== this.sport1)) ||
+      r[0] !== kw[6] ||
+      r[1] !== kw[7] ||
+      r[2] !== kw[8] ||
+      r[3] !== kw[9] ||
+      r[4] !== kw[2] ||
+      r[5] !== kw[3] ||
+      r[6] !== kw[4] ||
+      r[7] !== kw[5];
     if (nat) flags |= F_NAT;
     key[K_FLAGS] = flags;
     const dport = ports ? this.dport1 : 0;

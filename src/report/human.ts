@@ -140,7 +140,8 @@ function histogram(buckets: HistBucket[], total: number): string {
   const rows = buckets
     .filter((b) => b.count > 0)
     .map((b) => {
-      const label = b.to === null ? `> ${edge(b.from)}` : `${b.from === 86401 || b.from === 432001 ? "> " : ""}${edge(b.from)} – ${edge(b.to)}`;
+      const label =
+        b.to === null ? `> ${edge(b.from)}` : `${b.from === 86401 || b.from === 432001 ? "> " : ""}${edge(b.from)} – ${edge(b.to)}`;
       const bar = "█".repeat(Math.max(1, Math.round((b.count / max) * 30)));
       return [label, fmtInt(b.count), fmtPct(b.count / Math.max(1, total)), bar];
     });

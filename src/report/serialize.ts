@@ -33,7 +33,21 @@ export function renderNdjson(s: Snapshot): string {
     .join("");
 }
 
-const CSV_COLUMNS = ["dimension", "rank", "key", "count", "share", "unreplied", "packets", "bytes", "proto", "addr", "port", "state", "remote"] as const;
+const CSV_COLUMNS = [
+  "dimension",
+  "rank",
+  "key",
+  "count",
+  "share",
+  "unreplied",
+  "packets",
+  "bytes",
+  "proto",
+  "addr",
+  "port",
+  "state",
+  "remote",
+] as const;
 
 function csvCell(v: unknown): string {
   if (v === undefined || v === null) return "";

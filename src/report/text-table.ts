@@ -20,7 +20,11 @@ function pad(s: string, width: number, align: Align): string {
 }
 
 /** Render rows under a header; a cell wider than maxWidth is cut with an ellipsis. */
-export function renderTable(columns: Column[], rows: string[][], opts: { indent?: string; header?: (s: string) => string; maxCell?: number } = {}): string {
+export function renderTable(
+  columns: Column[],
+  rows: string[][],
+  opts: { indent?: string; header?: (s: string) => string; maxCell?: number } = {},
+): string {
   const indent = opts.indent ?? "  ";
   const maxCell = opts.maxCell ?? 60;
   const cut = (s: string) => (visibleWidth(s) > maxCell ? `${s.slice(0, maxCell - 1)}…` : s);
