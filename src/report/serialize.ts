@@ -22,7 +22,11 @@ interface FlatRow {
 
 function flatRows(s: Snapshot): FlatRow[] {
   const out: FlatRow[] = [];
-  for (const dim of DIMENSIONS) s.top[dim].forEach((row, i) => out.push({ dimension: dim, rank: i + 1, row }));
+  for (const dim of DIMENSIONS) {
+    s.top[dim].forEach((row, i) => {
+      out.push({ dimension: dim, rank: i + 1, row });
+    });
+  }
   return out;
 }
 

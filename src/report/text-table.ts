@@ -9,7 +9,6 @@ export interface Column {
 
 /** Visible width (ANSI colour codes excluded). */
 export function visibleWidth(s: string): number {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI escapes
   return s.replace(/\x1b\[[0-9;]*m/g, "").length;
 }
 
