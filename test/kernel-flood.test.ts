@@ -1,0 +1,83 @@
+/**
+ * Real kernel, full table: fill a fresh namespace's conntrack table to the global
+ * nf_conntrack_max with ASSURED entries, then check that new flows are dropped and that the
+ * statistics and the kernel log say so. Only per-namespace values are changed.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createNamespace, type FloodResult, fillTableToMax, kernelTestSupport, type Ns, sumProcStat } from "./helpers/netns.js";
+
+const support = kernelTestSupport();
+if (!support.ok) console.log(`kernel-flood: skipped: ${support.reason}`);
+
+const GLOBAL = "/proc/sys/net/netfilter/";
+const globals = ["nf_conntrack_max", "nf_conntrack_udp_timeout", "nf_conntrack_udp_timeout_stream"];
+const readGlobals = () => Object.fromEntries(globals.map((k) => [k, readFileSync(GLOBAL + k, "utf8").trim()]));
+
+describe.skipIf(!support.ok)("conntrack table filled to nf_conntrack_max", () => {
+  let ns: Ns | undefined;
+  let flood: FloodResult;
+  let hostBefore: Record<string, string>;
+
+  beforeAll(async () => {
+    hostBefore = readGlobals();
+    ns = await createNamespace("flood");
+    flood = await fillTableToMax(ns, { deadlineSec: 60, overflow: 2000 });
+    console.log(
+      `kernel-flood: ${flood.count}/${flood.max} entries in ${flood.fillSeconds} s; ` +
+        `drops ${flood.dropsConntrackS}; table-full log lines ${flood.ownTableFullLines.length}`,
+    );
+  }, 90_000);
+
+  afterAll(async () => {
+    await ns?.destroy();
+  }, 30_000);
+
+  it("reaches the global max in the namespace", () => {
+    expect(flood.max).toBe(Number(hostBefore.nf_conntrack_max));
+    expect(flood.count).toBe(flood.max);
+    expect(flood.flows).toBe(flood.max);
+    expect(sumProcStat(flood.procStat, "entries")).toBe(flood.max);
+    expect(flood.sysctl).toContain(`net.netfilter.nf_conntrack_count = ${flood.max}\n`);
+    expect(flood.sysctl).toContain(`net.netfilter.nf_conntrack_max = ${flood.max}\n`);
+  });
+
+  it("drops every new flow once full, and counts the drops", () => {
+    expect(flood.overflowSent).toBe(2000);
+    expect(flood.overflowRejected).toBe(2000);
+    expect(flood.dropsConntrackS).toBe(2000);
+    expect(flood.dropsProcStat).toBe(2000);
+    // Every entry is ASSURED: nothing could be evicted instead.
+    expect(sumProcStat(flood.procStat, "early_drop")).toBe(0);
+    expect(flood.conntrackS).toMatch(/\bdrop=[1-9]/);
+  });
+
+  it("logs table full in the kernel log", (ctx) => {
+    if (!flood.kernelLog.readable) {
+      console.log(`kernel-flood: kernel log not checked: dmesg unreadable (${flood.kernelLog.error})`);
+      ctx.skip();
+    }
+    // Rate-limited (net_ratelimit: a burst of 10 per 5 s), so a few lines, not 2000.
+    expect(flood.ownTableFullLines.length).toBeGreaterThan(0);
+    expect(flood.ownTableFullLines.length).toBeLessThanOrEqual(2000);
+    for (const l of flood.ownTableFullLines) {
+      expect(l).toMatch(/nf_conntrack: (nf_conntrack: )?table full(, | in netns \d+, )dropping packet/);
+    }
+    const netns = flood.ownTableFullLines.filter((l) => l.includes(`in netns ${flood.netnsInode},`));
+    console.log(`kernel-flood: messages name the namespace: ${netns.length > 0 ? `yes (netns ${flood.netnsInode})` : "no"}`);
+  });
+
+  it("changed only per-namespace values", () => {
+    expect(flood.sysctl).toContain("net.netfilter.nf_conntrack_udp_timeout = 3600\n");
+    expect(flood.sysctl).toContain("net.netfilter.nf_conntrack_udp_timeout_stream = 3600\n");
+    expect(readGlobals()).toEqual(hostBefore);
+  });
+
+  it("destroying the namespace removes it", async () => {
+    const name = ns!.name;
+    await ns!.destroy();
+    ns = undefined;
+    expect(execFileSync("ip", ["netns", "list"], { encoding: "utf8" })).not.toContain(name);
+  });
+});
