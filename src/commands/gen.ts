@@ -20,6 +20,17 @@ function parseSeed(v: string): number {
   return Number(v);
 }
 
+/** Runs a write, turning an fs error into one line naming the target. */
+async function writing<T>(target: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined || code === "EPIPE") throw err;
+    throw new CtscopeError(`cannot write ${target}: ${describeErrno(err)}`);
+  }
+}
+
 /** Registers `ctscope gen`. */
 export function registerGen(program: Command): void {
   program
@@ -35,15 +46,11 @@ export function registerGen(program: Command): void {
     .option("--truth <file>", "also write the exact expected counts (JSON) to FILE")
     .action(async (n, opts) => {
       const genOpts = { n, seed: opts.seed, format: opts.format as GenFormat, acct: opts.acct };
-      let result: Awaited<ReturnType<typeof writeDumpStream>>;
-      try {
-        result = opts.output ? writeDumpFile(opts.output, genOpts) : await writeDumpStream(process.stdout, genOpts);
-        if (opts.truth) writeFileSync(opts.truth, `${JSON.stringify(result.truth, null, 2)}\n`);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === undefined || code === "EPIPE") throw err;
-        throw new CtscopeError(`cannot write ${(err as NodeJS.ErrnoException).path ?? "output"}: ${describeErrno(err)}`);
-      }
+      const result = await writing(opts.output ?? "stdout", async () =>
+        opts.output ? writeDumpFile(opts.output, genOpts) : await writeDumpStream(process.stdout, genOpts),
+      );
+      const truthFile = opts.truth;
+      if (truthFile) await writing(truthFile, async () => writeFileSync(truthFile, `${JSON.stringify(result.truth, null, 2)}\n`));
       if (opts.output) process.stderr.write(`ctscope: wrote ${n} entries (${result.bytes} bytes) to ${opts.output}\n`);
     });
 }

@@ -195,6 +195,10 @@ export function synFloodPort(j: number): number {
   return j % 4 === 3 ? 443 : 80;
 }
 
+function nonZero(r: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(r).filter(([, v]) => v > 0));
+}
+
 function synPortCount(count: number): { p80: number; p443: number } {
   const p443 = Math.floor(count / 4);
   return { p80: count - p443, p443 };
@@ -213,6 +217,7 @@ export function plantedTruth(n: number, seed = 1, format: GenFormat = "proc", ac
   KINDS.forEach((k, i) => {
     const c = counts[i]!;
     kinds[k.name] = c;
+    if (c === 0) return; // absent, as a recount would have it
     if (effectiveFamily(k, format) === 4) family.ipv4 += c;
     else family.ipv6 += c;
     const pn = PROTO_LABEL[effectiveProto(k, format)]!;
@@ -247,7 +252,7 @@ export function plantedTruth(n: number, seed = 1, format: GenFormat = "proc", ac
         prefix: SYN_PREFIX,
         local: LOCAL4,
         count: counts[K.synRecv]! + counts[K.synSent]!,
-        byPort: { "80": sr.p80 + ss.p80, "443": sr.p443 + ss.p443 },
+        byPort: nonZero({ "80": sr.p80 + ss.p80, "443": sr.p443 + ss.p443 }),
         byState: { SYN_RECV: counts[K.synRecv]!, SYN_SENT: counts[K.synSent]! },
       },
       dnsFlood: { local: LOCAL4, port: 53, count: counts[K.dnsFlood]! },
