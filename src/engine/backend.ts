@@ -8,9 +8,9 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BackendError, InputError, UsageError } from "../errors.js";
-import { scanBuffer } from "../parse/tokenizer.js";
+
 import type { Backend, BackendChoice, BackendName, ChunkAggregate, CompiledFilter } from "./contract.js";
-import { readRange } from "./read-range.js";
+import { tsBackend } from "./ts-backend.js";
 
 const require = createRequire(import.meta.url);
 
@@ -110,15 +110,6 @@ export function backendInfo(choice?: BackendChoice): BackendInfo {
   const loadError = addon ? null : tried.map((t) => `${t.path}: ${t.error}`).join("; ");
   return { active: addon ? "native" : "ts", requested, addonPath: path, tried: addon ? [] : tried, loadError };
 }
-
-const tsBackend: Backend = {
-  name: "ts",
-  scanBuffer,
-  scanFile(path, start, end, filter) {
-    const bytes = readRange(path, start, end);
-    return scanBuffer(bytes, 0, bytes.length, filter);
-  },
-};
 
 /** The backend for this thread. Throws BackendError when native is required but cannot load. */
 export function getBackend(choice?: BackendChoice): Backend {

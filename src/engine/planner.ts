@@ -10,12 +10,15 @@ export interface Range {
   end: number;
 }
 
-/** Target range size: large enough to amortise a task, small enough to balance threads. */
-export const RANGE_BYTES = 32 * 1024 * 1024;
+/**
+ * Largest range. Workers read in small windows, so a range costs no memory; fewer ranges mean
+ * fewer partial tables to merge on the main thread (each range repeats the common keys).
+ */
+export const RANGE_BYTES = 512 * 1024 * 1024;
 
 export function planRanges(path: string, size: number, threads: number): Range[] {
   if (size === 0) return [];
-  const pieces = Math.max(1, Math.min(Math.ceil(size / (1024 * 1024)), Math.max(threads * 2, Math.ceil(size / RANGE_BYTES))));
+  const pieces = Math.max(1, Math.min(Math.ceil(size / (1024 * 1024)), Math.max(threads, Math.ceil(size / RANGE_BYTES))));
   const nominal = Math.ceil(size / pieces);
   const ranges: Range[] = [];
   let fd: number;

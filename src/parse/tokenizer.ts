@@ -322,7 +322,7 @@ function cidrMatch(list: Uint8Array, family: number, key: Uint8Array, off: numbe
 }
 
 /** Scanner state for one chunk. Fields are reset per line; no allocation per line. */
-class Scanner {
+export class ChunkScanner {
   readonly counters = new Float64Array(COUNTER_FIELDS);
   readonly hist = new Float64Array(HIST_FIELDS);
   readonly table = new FlowTable();
@@ -358,16 +358,18 @@ class Scanner {
   private bytes1 = 0;
   private bytes2 = 0;
 
-  constructor(
-    private readonly b: Uint8Array,
-    private readonly filter: CompiledFilter,
-  ) {}
+  /** The buffer being scanned; successive buffers may be fed (file windows). */
+  private b: Uint8Array = new Uint8Array(0);
 
-  run(start: number, end: number): void {
-    const b = this.b;
+  constructor(private readonly filter: CompiledFilter) {}
+
+  /** Scan whole lines in bytes[start, end); the line numbering continues across calls. */
+  run(bytes: Uint8Array, start: number, end: number): void {
+    this.b = bytes;
+    const b = bytes;
     let p = start;
-    let line = 0;
     const c = this.counters;
+    let line = c[C_LINES]!;
     while (p < end) {
       let nl = b.indexOf(10, p);
       if (nl < 0 || nl > end) nl = end;
@@ -386,6 +388,19 @@ class Scanner {
       line++;
       p = nl + 1;
     }
+  }
+
+  /** The aggregate of everything scanned so far. */
+  result(): ChunkAggregate {
+    const { keys, values } = this.table.export();
+    return {
+      counters: this.counters,
+      hist: this.hist,
+      keys,
+      values,
+      malformedLines: this.malformedLines,
+      malformedText: this.malformedText,
+    };
   }
 
   private reset(): void {
@@ -979,15 +994,7 @@ function latin1(b: Uint8Array, s: number, e: number): string {
 
 /** Scan whole lines in bytes[start, end) and return the chunk's aggregate. */
 export function scanBuffer(bytes: Uint8Array, start: number, end: number, filter: CompiledFilter): ChunkAggregate {
-  const s = new Scanner(bytes, filter);
-  s.run(start, end);
-  const { keys, values } = s.table.export();
-  return {
-    counters: s.counters,
-    hist: s.hist,
-    keys,
-    values,
-    malformedLines: s.malformedLines,
-    malformedText: s.malformedText,
-  };
+  const s = new ChunkScanner(filter);
+  s.run(bytes, start, end);
+  return s.result();
 }
