@@ -45,6 +45,7 @@ import { formatAddress, formatEndpoint, formatPrefix } from "../report/address.j
 import type { BackendName } from "./contract.js";
 import { type Cidr, inCidrs } from "./filter.js";
 import type { Merger } from "./merge.js";
+import { PairInterner } from "./pair-interner.js";
 import {
   DIMENSIONS,
   type Dimension,
@@ -77,13 +78,13 @@ class Accumulator {
   unreplied = new Float64Array(1024);
   size = 0;
 
-  add(id: number, fc: FlowClass): void {
+  add(id: number, count: number, packets: number, bytes: number, unreplied: boolean): void {
     if (id >= this.count.length) this.grow(id + 1);
     if (id >= this.size) this.size = id + 1;
-    this.count[id]! += fc.count;
-    this.packets[id]! += fc.packets;
-    this.bytes[id]! += fc.bytes;
-    if (fc.unreplied) this.unreplied[id]! += fc.count;
+    this.count[id]! += count;
+    this.packets[id]! += packets;
+    this.bytes[id]! += bytes;
+    if (unreplied) this.unreplied[id]! += count;
   }
 
   private grow(min: number): void {
@@ -96,17 +97,32 @@ class Accumulator {
     }
   }
 
-  /** Ids of the top n keys: count descending, then by the key text ascending. */
+  /** Ids of the top n keys: count descending, ties by key text ascending. One pass, no full sort. */
   top(n: number, text: (id: number) => string): number[] {
-    const ids: number[] = [];
-    for (let i = 0; i < this.size; i++) if (this.count[i]! > 0) ids.push(i);
     const c = this.count;
-    // Partial order first (cheap on numbers), then the exact order with ties broken by text.
-    ids.sort((a, b) => c[b]! - c[a]!);
-    const cutoff = ids.length > n ? c[ids[n - 1]!]! : -1;
-    const head = ids.filter((i) => c[i]! >= cutoff);
-    head.sort((a, b) => c[b]! - c[a]! || cmp(text(a), text(b)));
-    return head.slice(0, n);
+    // The n-th largest count: everything at or above it is a candidate (ties kept for the text order).
+    const best: number[] = [];
+    for (let i = 0; i < this.size; i++) {
+      const v = c[i]!;
+      if (v <= 0) continue;
+      if (best.length < n) {
+        best.push(v);
+        if (best.length === n) best.sort((x, y) => x - y);
+      } else if (v > best[0]!) {
+        best[0] = v;
+        // Restore ascending order (n is small).
+        for (let j = 0; j + 1 < n && best[j]! > best[j + 1]!; j++) {
+          const t = best[j]!;
+          best[j] = best[j + 1]!;
+          best[j + 1] = t;
+        }
+      }
+    }
+    const cutoff = best.length < n ? 0 : best[0]!;
+    const ids: number[] = [];
+    for (let i = 0; i < this.size; i++) if (c[i]! > 0 && c[i]! >= cutoff) ids.push(i);
+    ids.sort((x, y) => c[y]! - c[x]! || cmp(text(x), text(y)));
+    return ids.slice(0, n);
   }
 
   distinct(): number {
@@ -117,21 +133,6 @@ class Accumulator {
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-/** Interns keys (numbers or strings) to dense ids. */
-class Interner<K> {
-  private readonly map = new Map<K, number>();
-  readonly keys: K[] = [];
-  id(k: K): number {
-    let i = this.map.get(k);
-    if (i === undefined) {
-      i = this.keys.length;
-      this.map.set(k, i);
-      this.keys.push(k);
-    }
-    return i;
-  }
-}
 
 export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): Snapshot {
   const t = m.table;
@@ -144,87 +145,70 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
   const accounted = c[C_ACCT]! > 0;
 
   // Addresses are interned by their raw bytes: IPv4 by the 32-bit word, IPv6 by 16 latin1 chars.
-  const v4 = new Map<number, number>();
+  const v4 = new PairInterner();
+  const v4Ids: number[] = [];
   const v6 = new Map<string, number>();
-  const addrText: string[] = [];
   const addrFam: number[] = [];
-  const addrOff: number[] = []; // byte offset of one occurrence, for prefixes and CIDR checks
+  const addrOff: number[] = []; // byte offset of one occurrence, for text, prefixes and CIDR checks
   const internAddr = (off: number, fam: number): number => {
     let id: number | undefined;
     if (fam === 4) {
-      const w = words[off >> 2]!;
-      id = v4.get(w);
-      if (id === undefined) {
-        id = addrText.length;
-        v4.set(w, id);
-      } else return id;
+      const pid = v4.id(words[off >> 2]!, 0);
+      if (pid < v4Ids.length) return v4Ids[pid]!;
+      id = addrFam.length;
+      v4Ids.push(id);
     } else {
       const raw = String.fromCharCode.apply(null, keys.subarray(off, off + 16) as unknown as number[]);
       id = v6.get(raw);
-      if (id === undefined) {
-        id = addrText.length;
-        v6.set(raw, id);
-      } else return id;
+      if (id !== undefined) return id;
+      id = addrFam.length;
+      v6.set(raw, id);
     }
-    addrText.push(formatAddress(fam, keys, off));
     addrFam.push(fam);
     addrOff.push(off);
     return id;
+  };
+  // Canonical text only for addresses that are shown or asked for.
+  const addrTextCache: Array<string | undefined> = [];
+  const addr = (id: number): string => {
+    let s = addrTextCache[id];
+    if (s === undefined) {
+      s = formatAddress(addrFam[id]!, keys, addrOff[id]!);
+      addrTextCache[id] = s;
+    }
+    return s;
   };
 
   const srcIds = new Int32Array(n);
   const dstIds = new Int32Array(n);
   let freq = new Float64Array(1024);
-  const classes: FlowClass[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const k = i * KEY_BYTES;
-    const v = i * VALUE_FIELDS;
-    const fam = keys[k + K_FAMILY]! as 4 | 6;
-    const proto = keys[k + K_PROTO]!;
-    const flags = keys[k + K_FLAGS]!;
+    const fam = keys[k + K_FAMILY]!;
     const si = internAddr(k + K_SRC, fam);
     const di = internAddr(k + K_DST, fam);
     srcIds[i] = si;
     dstIds[i] = di;
-    const count = vals[v + V_COUNT]!;
-    if (addrText.length > freq.length) {
-      const f = new Float64Array(freq.length * 2 + addrText.length);
+    if (addrFam.length > freq.length) {
+      const f = new Float64Array(freq.length * 2 + addrFam.length);
       f.set(freq);
       freq = f;
     }
+    const count = vals[i * VALUE_FIELDS + V_COUNT]!;
     freq[si]! += count;
     if (di !== si) freq[di]! += count;
-    classes[i] = {
-      family: fam,
-      proto,
-      protoName: protoName(proto),
-      state: stateName(keys[k + K_STATE]!),
-      unreplied: (flags & F_UNREPLIED) !== 0,
-      assured: (flags & F_ASSURED) !== 0,
-      offload: (flags & (F_OFFLOAD | F_HW_OFFLOAD)) !== 0,
-      nat: (flags & F_NAT) !== 0,
-      src: addrText[si]!,
-      dst: addrText[di]!,
-      dport: (flags & F_HAS_PORT) !== 0 ? (keys[k + K_DPORT]! << 8) | keys[k + K_DPORT + 1]! : null,
-      remote: "",
-      local: "",
-      count,
-      packets: vals[v + V_PACKETS]!,
-      bytes: vals[v + V_BYTES]!,
-      maxTimeout: vals[v + V_MAX_TIMEOUT]!,
-    };
   }
 
   // Local/remote: given or host CIDRs decide; otherwise the busier endpoint of each entry is local.
-  const isLocal = new Int8Array(addrText.length); // 0 unknown, 1 local, -1 not
+  const isLocal = new Int8Array(addrFam.length); // 0 unknown, 1 local, -1 not
   const localOf = (id: number): boolean => {
     if (isLocal[id] === 0) isLocal[id] = inCidrs(local.cidrs, addrFam[id]!, keys, addrOff[id]!) ? 1 : -1;
     return isLocal[id] === 1;
   };
   const remoteIds = new Int32Array(n);
+  const localIds = new Int32Array(n);
   const localCounts = new Map<number, number>();
   for (let i = 0; i < n; i++) {
-    const fc = classes[i]!;
     const si = srcIds[i]!;
     const di = dstIds[i]!;
     let srcLocal: boolean;
@@ -236,23 +220,11 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
       srcLocal = localOf(si);
       dstLocal = localOf(di);
     }
-    // Outbound: the remote is the destination. Inbound, both local, or transit: see README.
-    let ri: number;
-    let li: number;
-    if (srcLocal && !dstLocal) {
-      ri = di;
-      li = si;
-    } else if (dstLocal) {
-      ri = si;
-      li = di;
-    } else {
-      ri = di;
-      li = si;
-    }
-    remoteIds[i] = ri;
-    fc.remote = addrText[ri]!;
-    fc.local = addrText[li]!;
-    if (srcLocal || dstLocal) localCounts.set(li, (localCounts.get(li) ?? 0) + fc.count);
+    // Outbound: the remote is the destination; inbound or both local: the source; transit: the destination.
+    const outbound = (srcLocal && !dstLocal) || (!srcLocal && !dstLocal);
+    remoteIds[i] = outbound ? di : si;
+    localIds[i] = outbound ? si : di;
+    if (srcLocal || dstLocal) localCounts.set(localIds[i]!, (localCounts.get(localIds[i]!) ?? 0) + vals[i * VALUE_FIELDS + V_COUNT]!);
   }
 
   // Dimensions keyed by dense ids.
@@ -262,73 +234,94 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
   const byService = new Accumulator();
   const byPrefix = new Accumulator();
   const byRss = new Accumulator();
-  const services = new Interner<number>(); // (dst id, proto, port) packed
+  const services = new PairInterner(); // (dst id, proto and port)
   const serviceClass: number[] = []; // one class index per service, to describe it
-  const prefixes = new Interner<number | string>();
+  const prefixes4 = new PairInterner();
+  const prefixIds4: number[] = [];
+  const prefixes6 = new Map<string, number>();
   const prefixAddr: number[] = []; // one address id per prefix
-  const rss = new Interner<number | string>();
+  const rss = new PairInterner(); // (remote id, service id and state)
   const rssClass: number[] = [];
-  const stateRows = new Map<number, StateRow>();
-  const famCount = new Map<string, number>();
-  const protoCount = new Map<string, number>();
+  const stateCounts = new Float64Array(256 * 64 * 4); // (proto, state) → count, unreplied, assured, offload
+  const stateSeen: number[] = [];
+  const famCounts = [0, 0];
+  const protoCounts = new Float64Array(256);
   let unreplied = 0;
   let assured = 0;
   let offloaded = 0;
   let natted = 0;
   for (let i = 0; i < n; i++) {
-    const fc = classes[i]!;
+    const k = i * KEY_BYTES;
+    const v = i * VALUE_FIELDS;
     const si = srcIds[i]!;
     const di = dstIds[i]!;
-    const k = i * KEY_BYTES;
-    bySrc.add(si, fc);
-    byDst.add(di, fc);
-    byRemote.add(remoteIds[i]!, fc);
-    const port = fc.dport ?? 65536; // portless protocols get their own slot
-    const svc = services.id(di * 33554432 + fc.proto * 131072 + port);
-    if (svc === serviceClass.length) serviceClass.push(i);
-    byService.add(svc, fc);
-    const pk =
-      fc.family === 4
-        ? words[(k + K_SRC) >> 2]! & 0xffffff00
-        : String.fromCharCode.apply(null, keys.subarray(k + K_SRC, k + K_SRC + 8) as unknown as number[]);
-    const pid = prefixes.id(pk);
-    if (pid === prefixAddr.length) prefixAddr.push(si);
-    byPrefix.add(pid, fc);
+    const fam = keys[k + K_FAMILY]!;
+    const proto = keys[k + K_PROTO]!;
     const state = keys[k + K_STATE]!;
-    const ri = remoteIds[i]!;
-    const rk = ri < 16777216 && svc < 4194304 ? (ri * 4194304 + svc) * 32 + state : `${ri}/${svc}/${state}`;
-    const rid = rss.id(rk);
+    const flags = keys[k + K_FLAGS]!;
+    const count = vals[v + V_COUNT]!;
+    const packets = vals[v + V_PACKETS]!;
+    const bytes = vals[v + V_BYTES]!;
+    const unrep = (flags & F_UNREPLIED) !== 0;
+    bySrc.add(si, count, packets, bytes, unrep);
+    byDst.add(di, count, packets, bytes, unrep);
+    byRemote.add(remoteIds[i]!, count, packets, bytes, unrep);
+    // Portless protocols get their own slot (65536).
+    const port = (flags & F_HAS_PORT) !== 0 ? (keys[k + K_DPORT]! << 8) | keys[k + K_DPORT + 1]! : 65536;
+    const svc = services.id(di, proto * 131072 + port);
+    if (svc === serviceClass.length) serviceClass.push(i);
+    byService.add(svc, count, packets, bytes, unrep);
+    let pid: number;
+    if (fam === 4) {
+      const p4 = prefixes4.id(words[(k + K_SRC) >> 2]! & 0xffffff00, 0);
+      if (p4 === prefixIds4.length) {
+        prefixIds4.push(prefixAddr.length);
+        prefixAddr.push(si);
+      }
+      pid = prefixIds4[p4]!;
+    } else {
+      const raw = String.fromCharCode.apply(null, keys.subarray(k + K_SRC, k + K_SRC + 8) as unknown as number[]);
+      let p6 = prefixes6.get(raw);
+      if (p6 === undefined) {
+        p6 = prefixAddr.length;
+        prefixes6.set(raw, p6);
+        prefixAddr.push(si);
+      }
+      pid = p6;
+    }
+    byPrefix.add(pid, count, packets, bytes, unrep);
+    const rid = rss.id(remoteIds[i]!, svc * 32 + state);
     if (rid === rssClass.length) rssClass.push(i);
-    byRss.add(rid, fc);
+    byRss.add(rid, count, packets, bytes, unrep);
 
-    const sk = fc.proto * 64 + state;
-    let sr = stateRows.get(sk);
-    if (!sr) {
-      sr = { proto: fc.protoName, state: fc.state, count: 0, unreplied: 0, assured: 0, offload: 0 };
-      stateRows.set(sk, sr);
+    const sk = (proto * 64 + state) * 4;
+    if (stateCounts[sk] === 0) stateSeen.push(sk);
+    stateCounts[sk]! += count;
+    if (unrep) {
+      stateCounts[sk + 1]! += count;
+      unreplied += count;
     }
-    sr.count += fc.count;
-    if (fc.unreplied) {
-      sr.unreplied += fc.count;
-      unreplied += fc.count;
+    if ((flags & F_ASSURED) !== 0) {
+      stateCounts[sk + 2]! += count;
+      assured += count;
     }
-    if (fc.assured) {
-      sr.assured += fc.count;
-      assured += fc.count;
+    if ((flags & (F_OFFLOAD | F_HW_OFFLOAD)) !== 0) {
+      stateCounts[sk + 3]! += count;
+      offloaded += count;
     }
-    if (fc.offload) {
-      sr.offload += fc.count;
-      offloaded += fc.count;
-    }
-    if (fc.nat) natted += fc.count;
-    const fam = fc.family === 4 ? "ipv4" : "ipv6";
-    famCount.set(fam, (famCount.get(fam) ?? 0) + fc.count);
-    protoCount.set(fc.protoName, (protoCount.get(fc.protoName) ?? 0) + fc.count);
+    if ((flags & F_NAT) !== 0) natted += count;
+    famCounts[fam === 4 ? 0 : 1]! += count;
+    protoCounts[proto]! += count;
   }
 
+  const classPort = (i: number): number | null => {
+    const k = i * KEY_BYTES;
+    return (keys[k + K_FLAGS]! & F_HAS_PORT) !== 0 ? (keys[k + K_DPORT]! << 8) | keys[k + K_DPORT + 1]! : null;
+  };
+  const serviceOf = (i: number) => ({ proto: protoName(keys[i * KEY_BYTES + K_PROTO]!), addr: addr(dstIds[i]!), port: classPort(i) });
   const serviceText = (svc: number): string => {
-    const fc = classes[serviceClass[svc]!]!;
-    return `${fc.protoName} ${formatEndpoint(fc.dst, fc.dport)}`;
+    const s = serviceOf(serviceClass[svc]!);
+    return `${s.proto} ${formatEndpoint(s.addr, s.port)}`;
   };
   const prefixTextCache = new Map<number, string>();
   const prefixText = (pid: number): string => {
@@ -341,10 +334,11 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     return s;
   };
   const rssText = (rid: number): string => {
-    const fc = classes[rssClass[rid]!]!;
-    return `${fc.remote} ${fc.protoName} ${formatEndpoint(fc.dst, fc.dport)}${fc.state ? ` ${fc.state}` : ""}`;
+    const i = rssClass[rid]!;
+    const st = stateName(keys[i * KEY_BYTES + K_STATE]!);
+    const s = serviceOf(i);
+    return `${addr(remoteIds[i]!)} ${s.proto} ${formatEndpoint(s.addr, s.port)}${st ? ` ${st}` : ""}`;
   };
-  const addr = (id: number): string => addrText[id]!;
 
   const share = (x: number): number => (entries > 0 ? x / entries : 0);
   const rows = (acc: Accumulator, text: (id: number) => string, extra: (id: number) => Partial<TopRow>): TopRow[] =>
@@ -362,19 +356,15 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
       }
       return row;
     });
-  const svcExtra = (svc: number): Partial<TopRow> => {
-    const fc = classes[serviceClass[svc]!]!;
-    return { proto: fc.protoName, addr: fc.dst, port: fc.dport };
-  };
   const top: Record<Dimension, TopRow[]> = {
     src: rows(bySrc, addr, (id) => ({ addr: addr(id) })),
     dst: rows(byDst, addr, (id) => ({ addr: addr(id) })),
     remote: rows(byRemote, addr, (id) => ({ addr: addr(id) })),
-    service: rows(byService, serviceText, svcExtra),
+    service: rows(byService, serviceText, (svc) => serviceOf(serviceClass[svc]!)),
     src_prefix: rows(byPrefix, prefixText, (id) => ({ addr: prefixText(id) })),
     remote_service_state: rows(byRss, rssText, (rid) => {
-      const fc = classes[rssClass[rid]!]!;
-      return { remote: fc.remote, proto: fc.protoName, addr: fc.dst, port: fc.dport, state: fc.state };
+      const i = rssClass[rid]!;
+      return { remote: addr(remoteIds[i]!), ...serviceOf(i), state: stateName(keys[i * KEY_BYTES + K_STATE]!) };
     }),
   };
   const distinct: Record<Dimension, number> = {
@@ -386,7 +376,6 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     remote_service_state: byRss.distinct(),
   };
 
-  const byCount = <T extends { count: number }>(a: T, b: T): number => b.count - a.count;
   const hist = (base: number): HistBucket[] => {
     const out: HistBucket[] = [];
     for (let i = 0; i < HIST_BUCKETS - 1; i++) {
@@ -394,9 +383,65 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     }
     return out;
   };
-  const localText = new Map([...localCounts].map(([id, cnt]) => [addrText[id]!, cnt]));
+  // Stable orders: count descending, then by name.
+  const byState: StateRow[] = stateSeen
+    .map((sk) => {
+      const proto = sk / 4 / 64;
+      const st = (sk / 4) % 64;
+      return {
+        proto: protoName(Math.floor(proto)),
+        state: stateName(st),
+        count: stateCounts[sk]!,
+        unreplied: stateCounts[sk + 1]!,
+        assured: stateCounts[sk + 2]!,
+        offload: stateCounts[sk + 3]!,
+      };
+    })
+    .sort((x, y) => y.count - x.count || cmp(x.proto, y.proto) || cmp(x.state ?? "", y.state ?? ""));
+  const byProto = [...protoCounts.keys()]
+    .filter((p) => protoCounts[p]! > 0)
+    .map((p) => ({ proto: protoName(p), count: protoCounts[p]! }))
+    .sort((x, y) => y.count - x.count || cmp(x.proto, y.proto));
+  const byFamily = (["ipv4", "ipv6"] as const)
+    .map((family, i) => ({ family, count: famCounts[i]! }))
+    .filter((f) => f.count > 0)
+    .sort((x, y) => y.count - x.count);
+  const localText = new Map([...localCounts].map(([id, cnt]) => [addr(id), cnt]));
 
-  return {
+  // Flow classes as objects only when a consumer (the diagnosis) asks for them.
+  let classes: FlowClass[] | undefined;
+  const materialise = (): FlowClass[] => {
+    if (classes) return classes;
+    classes = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = i * KEY_BYTES;
+      const v = i * VALUE_FIELDS;
+      const flags = keys[k + K_FLAGS]!;
+      const proto = keys[k + K_PROTO]!;
+      classes[i] = {
+        family: keys[k + K_FAMILY]! as 4 | 6,
+        proto,
+        protoName: protoName(proto),
+        state: stateName(keys[k + K_STATE]!),
+        unreplied: (flags & F_UNREPLIED) !== 0,
+        assured: (flags & F_ASSURED) !== 0,
+        offload: (flags & (F_OFFLOAD | F_HW_OFFLOAD)) !== 0,
+        nat: (flags & F_NAT) !== 0,
+        src: addr(srcIds[i]!),
+        dst: addr(dstIds[i]!),
+        dport: classPort(i),
+        remote: addr(remoteIds[i]!),
+        local: addr(localIds[i]!),
+        count: vals[v + V_COUNT]!,
+        packets: vals[v + V_PACKETS]!,
+        bytes: vals[v + V_BYTES]!,
+        maxTimeout: vals[v + V_MAX_TIMEOUT]!,
+      };
+    }
+    return classes;
+  };
+
+  const snapshot = {
     schema_version: 1,
     backend: meta.backend,
     sources: meta.sources,
@@ -412,9 +457,9 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     accounted: c[C_ACCT]!,
     forms: { l3: c[C_FORM_L3]!, plain: c[C_FORM_PLAIN]!, xml: c[C_FORM_XML]! },
     malformed_samples: m.malformedSamples(meta.sources),
-    by_family: [...famCount].map(([family, count]) => ({ family: family as "ipv4" | "ipv6", count })).sort(byCount),
-    by_proto: [...protoCount].map(([proto, count]) => ({ proto, count })).sort(byCount),
-    by_state: [...stateRows.values()].sort(byCount),
+    by_family: byFamily,
+    by_proto: byProto,
+    by_state: byState,
     unreplied,
     assured,
     offloaded,
@@ -424,9 +469,11 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     local: describeLocal(local, localText),
     distinct,
     top,
-    classes,
     elapsed_ms: meta.elapsedMs,
-  };
+  } as Omit<Snapshot, "classes">;
+  // Not enumerable: serialisers never see it, and it is built on first access.
+  Object.defineProperty(snapshot, "classes", { get: materialise, enumerable: false, configurable: true });
+  return snapshot as Snapshot;
 }
 
 function describeLocal(local: LocalSpec, counts: Map<string, number>): LocalInfo {

@@ -6,8 +6,8 @@ export type JsonExtras = Record<string, unknown>;
 
 /** The JSON document: the snapshot without the internal class list, plus extras. */
 export function toJsonObject(s: Snapshot, extras: JsonExtras = {}): Record<string, unknown> {
-  const { classes: _classes, ...rest } = s;
-  return { ...rest, ...extras };
+  // `classes` is a non-enumerable getter on snapshots: the spread leaves it out without building it.
+  return { ...s, ...extras };
 }
 
 export function renderJson(s: Snapshot, extras: JsonExtras = {}): string {
