@@ -47,7 +47,6 @@ import { type Cidr, inCidrs } from "./filter.js";
 import type { Merger } from "./merge.js";
 import { PairInterner } from "./pair-interner.js";
 import {
-  DIMENSIONS,
   type Dimension,
   type FlowClass,
   type HistBucket,
