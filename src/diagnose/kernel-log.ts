@@ -29,33 +29,28 @@ const SYSLOG_BASE_YEAR = 2000;
 
 /** The timestamp at the start of a kernel log line (the prefix before the message), or null. */
 export function parseLogStamp(prefix: string): KernelLogStamp | null {
-  return readStamp(prefix)?.stamp ?? null;
-}
-
-function readStamp(prefix: string): { stamp: KernelLogStamp; yearless: boolean } | null {
   const p = prefix.trimStart();
-  const found = (stamp: KernelLogStamp, yearless = false) => ({ stamp, yearless });
   let m = ISO_RE.exec(p);
   if (m) {
     let zone = m[8] ?? "Z";
     if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
     const frac = m[7] ? `.${m[7].slice(0, 3).padEnd(3, "0")}` : "";
     const ms = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${frac}${zone}`);
-    if (!Number.isNaN(ms)) return found({ text: m[0], seconds: ms / 1000, clock: "wallclock" });
+    if (!Number.isNaN(ms)) return { text: m[0], seconds: ms / 1000, clock: "wallclock", yearKnown: true };
   }
   m = DMESG_T_RE.exec(p);
   if (m && m[1]! in MONTHS) {
     const ms = Date.UTC(Number(m[6]), MONTHS[m[1]!]!, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]));
-    return found({ text: m[0].slice(1, -1), seconds: ms / 1000, clock: "wallclock" });
+    return { text: m[0].slice(1, -1), seconds: ms / 1000, clock: "wallclock", yearKnown: true };
   }
   m = SYSLOG_RE.exec(p);
   if (m && m[1]! in MONTHS) {
     const ms = Date.UTC(SYSLOG_BASE_YEAR, MONTHS[m[1]!]!, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]));
     const frac = m[6] ? Number(`0.${m[6]}`) : 0;
-    return found({ text: m[0].trim(), seconds: ms / 1000 + frac, clock: "wallclock" }, true);
+    return { text: m[0].trim(), seconds: ms / 1000 + frac, clock: "wallclock", yearKnown: false };
   }
   m = UPTIME_RE.exec(p);
-  if (m) return found({ text: m[0], seconds: Number(m[1]), clock: "uptime" });
+  if (m) return { text: m[0], seconds: Number(m[1]), clock: "uptime", yearKnown: true };
   return null;
 }
 
@@ -79,27 +74,28 @@ export function parseKernelLog(text: string): KernelLogFacts {
     let kind: Kind = "other";
     let n = 0;
     let at = -1;
-    let m = TABLE_FULL_RE.exec(line);
-    if (m) {
+    const full = TABLE_FULL_RE.exec(line);
+    const ct = full ? null : CT_SUPPRESSED_RE.exec(line);
+    const generic = full || ct ? null : GENERIC_SUPPRESSED_RE.exec(line);
+    if (full) {
       kind = "full";
-      at = m.index;
-      const ns = m[1] ?? "init";
+      at = full.index;
+      const ns = full[1] ?? "init";
       byNetns[ns] = (byNetns[ns] ?? 0) + 1;
       tableFull++;
-    } else if ((m = CT_SUPPRESSED_RE.exec(line))) {
+    } else if (ct) {
       kind = "ct-suppressed";
-      n = Number(m[2]);
-    } else if ((m = GENERIC_SUPPRESSED_RE.exec(line))) {
+      n = Number(ct[2]);
+    } else if (generic) {
       kind = "generic-suppressed";
-      n = Number(m[1] ?? m[2]);
+      n = Number(generic[1] ?? generic[2]);
     }
     kinds.push(kind);
     counts.push(n);
     if (kind !== "full") continue;
-    const read = readStamp(line.slice(0, at));
-    if (!read) continue;
-    const stamp = read.stamp;
-    if (read.yearless) {
+    const stamp = parseLogStamp(line.slice(0, at));
+    if (!stamp) continue;
+    if (!stamp.yearKnown) {
       if (stamp.seconds + yearOffset < prevSyslog - 180 * 86400) yearOffset += 366 * 86400;
       stamp.seconds += yearOffset;
       prevSyslog = stamp.seconds;

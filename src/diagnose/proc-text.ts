@@ -26,7 +26,8 @@ export function parseMeminfo(text: string): number | null {
 /** Word size from an architecture name (uname -m, kernel.arch, or Node's process.arch). */
 export function wordBitsOfArch(arch: string): number | null {
   const a = arch.trim();
-  if (/^(?:x86_64|x64|amd64|aarch64|arm64|ppc64(?:le)?|s390x|riscv64|loong64|loongarch64|mips64(?:el)?|sparc64|alpha|ia64)$/.test(a)) return 64;
+  if (/^(?:x86_64|x64|amd64|aarch64|arm64|ppc64(?:le)?|s390x|riscv64|loong64|loongarch64|mips64(?:el)?|sparc64|alpha|ia64)$/.test(a))
+    return 64;
   if (/^(?:i[3-6]86|x86|ia32|arm(?:v\d+\w*)?|armhf|armel|ppc|powerpc|s390|riscv32|mips(?:el)?|sh\d?\w*|m68k)$/.test(a)) return 32;
   return null;
 }

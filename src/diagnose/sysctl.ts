@@ -81,7 +81,8 @@ export function conntrackTimeouts(sysctl: Record<string, string>): Record<string
     for (const [k, v] of Object.entries(sysctl)) {
       if (!k.startsWith(p)) continue;
       const name = k.slice(p.length);
-      if (!name.includes("timeout")) continue;
+      // frag6_timeout is IPv6 reassembly, not a conntrack entry lifetime.
+      if (!name.includes("timeout") || name.startsWith("frag6")) continue;
       const n = intValue(v);
       if (n !== null) out[name] = n;
     }

@@ -28,6 +28,8 @@ export interface KernelLogStamp {
   text: string;
   seconds: number;
   clock: "uptime" | "wallclock";
+  /** false for syslog dates printed without a year: seconds then count from 2000 and only differences mean something. */
+  yearKnown: boolean;
 }
 
 /** Table-full evidence found in a kernel log. */

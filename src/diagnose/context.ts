@@ -1,0 +1,109 @@
+/** What every rule sees, plus the small helpers the rules share. */
+import ipaddr from "ipaddr.js";
+import type { FlowClass, Snapshot } from "../engine/types.js";
+import type { Thresholds } from "./thresholds.js";
+import type { Anomaly, Health, HostFacts, Severity } from "./types.js";
+
+export interface RuleContext {
+  snapshot: Snapshot | null;
+  classes: readonly FlowClass[];
+  /** Entries in the analyzed table (denominator of every share). */
+  total: number;
+  facts: HostFacts | null;
+  health: Health;
+  t: Thresholds;
+  /**
+   * The table is under pressure: fill at or above the warning threshold, or table-full messages
+   * that are recent (or of unknown age in an offline log). Traffic anomalies are critical only then.
+   */
+  pressure: boolean;
+}
+
+export function underPressure(h: Health, t: Thresholds): boolean {
+  if (h.fill !== null && h.fill * 100 >= t.fillWarningPct) return true;
+  const log = h.kernelLog;
+  if (log && log.tableFull > 0) return log.lastAgeSeconds === null || log.lastAgeSeconds <= t.recentLogSeconds;
+  return false;
+}
+
+export function anomalyId(rule: string, subject?: string): string {
+  return subject === undefined ? rule : `${rule}:${subject.replace(/\s+/g, "_")}`;
+}
+
+export function severityRank(s: Severity): number {
+  return s === "critical" ? 2 : s === "warning" ? 1 : 0;
+}
+
+/** Integer with thousands separators. */
+export function int(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+/** Percent with one decimal, from a 0..1 share. */
+export function pct(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
+}
+
+/** Round to one decimal for evidence values. */
+export function r1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+export function median(sorted: readonly number[]): number {
+  if (sorted.length === 0) return 0;
+  const m = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
+}
+
+const prefixCache = new Map<string, string>();
+
+/** The /24 (IPv4) or /64 (IPv6) containing a canonical address. */
+export function prefixOf(addr: string): string {
+  let p = prefixCache.get(addr);
+  if (p !== undefined) return p;
+  if (addr.includes(":")) {
+    try {
+      const b = ipaddr.parse(addr).toByteArray();
+      for (let i = 8; i < 16; i++) b[i] = 0;
+      p = `${(ipaddr.fromByteArray(b) as ipaddr.IPv6).toRFC5952String()}/64`;
+    } catch {
+      p = addr;
+    }
+  } else {
+    const dot = addr.lastIndexOf(".");
+    p = `${addr.slice(0, dot)}.0/24`;
+  }
+  if (prefixCache.size > 100_000) prefixCache.clear();
+  prefixCache.set(addr, p);
+  return p;
+}
+
+/** The class was opened by the remote side (the original direction comes from it). */
+export function isIncoming(c: FlowClass): boolean {
+  return c.remote === c.src && c.remote !== c.dst;
+}
+
+/** "tcp/5228", or just the protocol name when it has no ports. */
+export function serviceText(c: { protoName: string; dport: number | null }): string {
+  return c.dport === null ? c.protoName : `${c.protoName}/${c.dport}`;
+}
+
+export function isHalfOpen(c: FlowClass): boolean {
+  return c.proto === 6 && (c.state === "SYN_SENT" || c.state === "SYN_RECV" || c.state === "SYN_SENT2");
+}
+
+export function isUdpLike(c: FlowClass): boolean {
+  return c.proto === 17 || c.proto === 136;
+}
+
+/** Sort a map's entries by count, descending, with the key as the tie-break (stable output). */
+export function byCountDesc<V extends { count: number }>(m: Map<string, V>): Array<[string, V]> {
+  return [...m.entries()].sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+export type AnomalyDraft = Omit<Anomaly, "id"> & { rule: string };
+
+export function finish(d: AnomalyDraft, withSubject: boolean): Anomaly {
+  const { rule, ...rest } = d;
+  return { id: anomalyId(rule, withSubject ? d.subject : undefined), ...rest };
+}

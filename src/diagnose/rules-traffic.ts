@@ -1,0 +1,444 @@
+/**
+ * Rules about who fills the table, from the flow classes: a dominant remote, SYN floods, scans,
+ * UDP floods, and stateless services that need no tracking.
+ */
+import type { FlowClass } from "../engine/types.js";
+import {
+  connlimitCommands,
+  dropSourceCommands,
+  inspectCommand,
+  notrackCommands,
+  safeCidr,
+  synproxyCommands,
+  sysctlCommands,
+} from "./commands.js";
+import {
+  byCountDesc,
+  int,
+  isHalfOpen,
+  isIncoming,
+  isUdpLike,
+  median,
+  pct,
+  prefixOf,
+  type RuleContext,
+  r1,
+  serviceText,
+} from "./context.js";
+import { type Finding, found } from "./rules-table.js";
+import type { Recommendation, Severity } from "./types.js";
+
+/** A flood spread over at least this many source prefixes is distributed (or spoofed): blocking sources cannot help. */
+export const DISTRIBUTED_PREFIXES = 16;
+/** At most this many subjects per rule, so a wide attack does not bury the report. */
+export const MAX_SUBJECTS = 5;
+/** Connection cap suggested for a dominant remote is never below this. */
+export const MIN_CONNLIMIT = 128;
+
+const share = (ctx: RuleContext, n: number): number => (ctx.total > 0 ? n / ctx.total : 0);
+const trafficSeverity = (ctx: RuleContext): Severity => (ctx.pressure ? "critical" : "warning");
+
+function family(addr: string): 4 | 6 {
+  return addr.includes(":") ? 6 : 4;
+}
+
+interface ServiceAgg {
+  count: number;
+  c: FlowClass;
+}
+
+interface RemoteAgg {
+  count: number;
+  halfOpen: number;
+  udpUnreplied: number;
+  established: number;
+  unreplied: number;
+  services: Map<string, ServiceAgg>;
+}
+
+export function dominantRemoteRule(ctx: RuleContext): Finding[] {
+  const t = ctx.t;
+  const remotes = new Map<string, RemoteAgg>();
+  for (const c of ctx.classes) {
+    let r = remotes.get(c.remote);
+    if (!r) {
+      r = { count: 0, halfOpen: 0, udpUnreplied: 0, established: 0, unreplied: 0, services: new Map() };
+      remotes.set(c.remote, r);
+    }
+    r.count += c.count;
+    if (isHalfOpen(c)) r.halfOpen += c.count;
+    if (isUdpLike(c) && c.unreplied) r.udpUnreplied += c.count;
+    if (c.state === "ESTABLISHED") r.established += c.count;
+    if (c.unreplied) r.unreplied += c.count;
+    const key = `${serviceText(c)} ${isIncoming(c) ? "in" : "out"}`;
+    const s = r.services.get(key);
+    if (s) s.count += c.count;
+    else r.services.set(key, { count: c.count, c });
+  }
+  const sorted = byCountDesc(remotes);
+  const asc = sorted.map(([, r]) => r.count).reverse();
+  const out: Finding[] = [];
+  for (let i = 0; i < Math.min(3, sorted.length); i++) {
+    const [remote, r] = sorted[i]!;
+    const sh = share(ctx, r.count);
+    if (sh * 100 < t.dominantSharePct || r.count < t.minEntries) break;
+    // Half-open or unreplied floods are the flood rules' subject.
+    if ((r.halfOpen + r.udpUnreplied) * 2 >= r.count) continue;
+    const others = asc.slice();
+    others.splice(asc.length - 1 - i, 1);
+    const med = median(others);
+    const ratio = others.length > 0 ? r.count / Math.max(med, 1) : Number.POSITIVE_INFINITY;
+    if (ratio < t.dominantRatio) continue;
+    const [, top] = byCountDesc(r.services)[0]!;
+    const svc = serviceText(top.c);
+    const bySvc = top.count >= 0.8 * r.count;
+    const subject = bySvc ? `${remote} ${svc}` : remote;
+    const dir = isIncoming(top.c) ? "incoming" : "outgoing";
+    const evidence: Record<string, number | string> = {
+      entries: r.count,
+      share_pct: r1(sh * 100),
+      ratio_to_median: Number.isFinite(ratio) ? r1(ratio) : "only remote",
+      median_remote_entries: med,
+      distinct_remotes: sorted.length,
+      direction: dir,
+      top_service: svc,
+      top_service_entries: top.count,
+      established: r.established,
+      unreplied: r.unreplied,
+    };
+    const limit = Math.max(MIN_CONNLIMIT, Math.ceil(Math.max(med, 1) * t.dominantRatio));
+    const recs: Array<Omit<Recommendation, "anomaly"> | null> = [];
+    const inspect = inspectCommand(remote, bySvc ? top.c.protoName : null, bySvc ? top.c.dport : null, dir);
+    const cap = top.c.dport !== null ? connlimitCommands(remote, top.c.protoName, top.c.dport, dir, limit) : null;
+    if (inspect) {
+      recs.push({
+        id: `inspect-remote:${subject.replace(/\s+/g, "_")}`,
+        commands: [inspect, ...(cap ?? [])],
+        explanation: `Look at the entries first: many ESTABLISHED entries that are idle mean a leak (the application opens connections without closing them, or the peer vanishes without a RST); see the timeout findings. The ${cap ? `cap rules refuse connections ${dir === "outgoing" ? "to" : "from"} ${remote} on ${svc} beyond ${int(limit)} (${t.dominantRatio}× the median remote)` : "entries show which service it is"}; the fix is in the application or the peer.`,
+      });
+    }
+    out.push(
+      found(
+        {
+          rule: "dominant-remote",
+          severity: trafficSeverity(ctx),
+          title: `Dominant remote ${subject}: ${int(r.count)} entries (${pct(sh)} of the table${Number.isFinite(ratio) ? `, ${int(ratio)}× the median remote` : ""})`,
+          subject,
+          evidence,
+          why: `One remote holding far more entries than any other is the classic leak (in the field: 52k ESTABLISHED to one host on port 5228). ${int(r.established)} of its entries are ESTABLISHED; with a ${ctx.health.establishedTimeout.seconds !== null ? `${int(ctx.health.establishedTimeout.seconds)} s` : "long"} established timeout, lost RSTs leave them behind.`,
+        },
+        true,
+        recs,
+      ),
+    );
+  }
+  return out;
+}
+
+interface SourceGroups {
+  byPrefix: Map<string, { count: number; unreplied: number; srcs: Map<string, { count: number; unreplied: number }> }>;
+  byService: Map<string, { count: number; unreplied: number; prefixes: Set<string>; c: FlowClass; families: Set<4 | 6> }>;
+}
+
+function groupSources(classes: readonly FlowClass[]): SourceGroups {
+  const g: SourceGroups = { byPrefix: new Map(), byService: new Map() };
+  for (const c of classes) {
+    const prefix = prefixOf(c.src);
+    let p = g.byPrefix.get(prefix);
+    if (!p) {
+      p = { count: 0, unreplied: 0, srcs: new Map() };
+      g.byPrefix.set(prefix, p);
+    }
+    p.count += c.count;
+    if (c.unreplied) p.unreplied += c.count;
+    let src = p.srcs.get(c.src);
+    if (!src) {
+      src = { count: 0, unreplied: 0 };
+      p.srcs.set(c.src, src);
+    }
+    src.count += c.count;
+    if (c.unreplied) src.unreplied += c.count;
+    const skey = `${c.protoName} ${c.dst} ${c.dport}`;
+    let s = g.byService.get(skey);
+    if (!s) {
+      s = { count: 0, unreplied: 0, prefixes: new Set(), c, families: new Set() };
+      g.byService.set(skey, s);
+    }
+    s.count += c.count;
+    if (c.unreplied) s.unreplied += c.count;
+    if (s.prefixes.size < DISTRIBUTED_PREFIXES) s.prefixes.add(prefix);
+    s.families.add(c.family);
+  }
+  return g;
+}
+
+/** Sources (or /24, /64 prefixes when no single source dominates theirs) holding at least `min` entries. */
+function floodSources(g: SourceGroups, min: number): Array<{ subject: string; count: number; unreplied: number; sources: number }> {
+  const out: Array<{ subject: string; count: number; unreplied: number; sources: number }> = [];
+  for (const [prefix, p] of byCountDesc(g.byPrefix)) {
+    if (p.count < min || out.length >= MAX_SUBJECTS) break;
+    let topSrc = "";
+    let top = { count: 0, unreplied: 0 };
+    for (const [s, n] of p.srcs) if (n.count > top.count || (n.count === top.count && s < topSrc)) [topSrc, top] = [s, n];
+    if (top.count >= 0.5 * p.count && top.count >= min)
+      out.push({ subject: topSrc, count: top.count, unreplied: top.unreplied, sources: 1 });
+    else out.push({ subject: prefix, count: p.count, unreplied: p.unreplied, sources: p.srcs.size });
+  }
+  return out;
+}
+
+function dropRec(subject: string, what: string): Omit<Recommendation, "anomaly"> | null {
+  const c = safeCidr(subject);
+  const cmds = c ? dropSourceCommands(c.cidr) : null;
+  if (!c || !cmds) return null;
+  return {
+    id: `drop-source:${c.text}`,
+    commands: cmds,
+    explanation: `Drops ${c.text} in the raw table, before conntrack creates an entry, so ${what} stops taking slots. Check the source is not a legitimate client (a NAT gateway, a load balancer) first; remove the rule when the attack stops.`,
+  };
+}
+
+export function synFloodRule(ctx: RuleContext): Finding[] {
+  const t = ctx.t;
+  const half = ctx.classes.filter((c) => isHalfOpen(c) && isIncoming(c));
+  const totalHalf = half.reduce((s, c) => s + c.count, 0);
+  if (totalHalf < t.synFloodEntries) return [];
+  const g = groupSources(half);
+  const out: Finding[] = [];
+  const sev = trafficSeverity(ctx);
+  for (const f of floodSources(g, t.synFloodEntries)) {
+    out.push(
+      found(
+        {
+          rule: "syn-flood",
+          severity: sev,
+          title: `SYN flood from ${f.subject}: ${int(f.count)} half-open TCP entries (${pct(share(ctx, f.count))} of the table)`,
+          subject: f.subject,
+          evidence: { half_open: f.count, unreplied: f.unreplied, share_pct: r1(share(ctx, f.count) * 100), sources: f.sources },
+          why: "Half-open entries (SYN_SENT/SYN_RECV) hold a slot for up to 2 minutes each; a sender that never completes handshakes, often with spoofed addresses, fills the table with them.",
+        },
+        true,
+        [dropRec(f.subject, "its flood")],
+      ),
+    );
+  }
+  for (const [, s] of byCountDesc(g.byService)) {
+    if (s.count < t.synFloodEntries || out.length >= MAX_SUBJECTS * 2) break;
+    if (s.prefixes.size < DISTRIBUTED_PREFIXES || s.c.dport === null) continue;
+    const subject = `tcp/${s.c.dport} on ${s.c.dst}`;
+    const recs: Array<Omit<Recommendation, "anomaly"> | null> = [];
+    const sp = synproxyCommands(s.c.dport, [...s.families]);
+    const cur = ctx.facts?.timeouts.tcp_timeout_syn_recv ?? 60;
+    const lower = sysctlCommands("nf_conntrack_tcp_timeout_syn_recv", Math.max(10, Math.floor(cur / 2)));
+    if (sp) {
+      recs.push({
+        id: `synproxy:tcp/${s.c.dport}`,
+        commands: [...sp, ...(lower ?? [])],
+        explanation: `SYNPROXY answers the handshake itself and creates an entry only for clients that complete it, so spoofed SYNs to port ${s.c.dport} stop taking slots. The raw rule untracks the SYNs, the INVALID drop catches the rest; insert them above any rule that accepts the port. The shorter SYN_RECV timeout (${Math.max(10, Math.floor(cur / 2))} s instead of ${cur} s) frees half-open slots sooner.`,
+      });
+    }
+    out.push(
+      found(
+        {
+          rule: "syn-flood",
+          severity: sev,
+          title: `Distributed SYN flood to ${subject}: ${int(s.count)} half-open entries from ${s.prefixes.size >= DISTRIBUTED_PREFIXES ? `${DISTRIBUTED_PREFIXES}+` : s.prefixes.size} prefixes`,
+          subject,
+          evidence: {
+            half_open: s.count,
+            unreplied: s.unreplied,
+            share_pct: r1(share(ctx, s.count) * 100),
+            prefixes: s.prefixes.size >= DISTRIBUTED_PREFIXES ? `${DISTRIBUTED_PREFIXES}+` : s.prefixes.size,
+          },
+          why: "Half-open entries from many unrelated prefixes are the signature of a spoofed SYN flood: blocking sources cannot keep up, only not tracking incomplete handshakes can.",
+        },
+        true,
+        recs,
+      ),
+    );
+  }
+  return out;
+}
+
+export function scanRule(ctx: RuleContext): Finding[] {
+  const t = ctx.t;
+  const bySrc = new Map<string, { count: number; ports: Set<number> }>();
+  const byPrefix = new Map<string, { count: number; ports: Set<number>; srcs: Set<string> }>();
+  for (const c of ctx.classes) {
+    if (c.dport === null || !isIncoming(c)) continue;
+    let s = bySrc.get(c.src);
+    if (!s) {
+      s = { count: 0, ports: new Set() };
+      bySrc.set(c.src, s);
+    }
+    s.count += c.count;
+    s.ports.add(c.dport);
+    const prefix = prefixOf(c.src);
+    let p = byPrefix.get(prefix);
+    if (!p) {
+      p = { count: 0, ports: new Set(), srcs: new Set() };
+      byPrefix.set(prefix, p);
+    }
+    p.count += c.count;
+    p.ports.add(c.dport);
+    p.srcs.add(c.src);
+  }
+  const found_: Array<{ subject: string; count: number; ports: number; sources: number }> = [];
+  const flaggedPrefixes = new Set<string>();
+  const scanners = [...bySrc]
+    .filter(([, s]) => s.ports.size >= t.scanPorts)
+    .sort((a, b) => b[1].ports.size - a[1].ports.size || (a[0] < b[0] ? -1 : 1));
+  for (const [src, s] of scanners.slice(0, MAX_SUBJECTS)) {
+    found_.push({ subject: src, count: s.count, ports: s.ports.size, sources: 1 });
+    flaggedPrefixes.add(prefixOf(src));
+  }
+  for (const [src] of scanners) flaggedPrefixes.add(prefixOf(src));
+  const wide = [...byPrefix]
+    .filter(([prefix, p]) => p.ports.size >= t.scanPorts && p.srcs.size > 1 && !flaggedPrefixes.has(prefix))
+    .sort((a, b) => b[1].ports.size - a[1].ports.size || (a[0] < b[0] ? -1 : 1));
+  for (const [prefix, p] of wide.slice(0, MAX_SUBJECTS))
+    found_.push({ subject: prefix, count: p.count, ports: p.ports.size, sources: p.srcs.size });
+  return found_.map((f) =>
+    found(
+      {
+        rule: "port-scan",
+        severity: ctx.pressure || f.count >= t.synFloodEntries ? "warning" : "info",
+        title: `Port scan from ${f.subject}: ${int(f.ports)} distinct ports, ${int(f.count)} entries`,
+        subject: f.subject,
+        evidence: { distinct_ports: f.ports, entries: f.count, share_pct: r1(share(ctx, f.count) * 100), sources: f.sources },
+        why: "One source touching many ports is probing; each probe costs an entry until its timeout, and a fast scan can fill a small table.",
+      },
+      true,
+      [dropRec(f.subject, "the scan")],
+    ),
+  );
+}
+
+export function udpFloodRule(ctx: RuleContext): Finding[] {
+  const t = ctx.t;
+  const udp = ctx.classes.filter((c) => isUdpLike(c) && c.unreplied && isIncoming(c));
+  const total = udp.reduce((s, c) => s + c.count, 0);
+  if (total < t.udpFloodEntries) return [];
+  const g = groupSources(udp);
+  const out: Finding[] = [];
+  const sev = trafficSeverity(ctx);
+  for (const f of floodSources(g, t.udpFloodEntries)) {
+    out.push(
+      found(
+        {
+          rule: "udp-flood",
+          severity: sev,
+          title: `UDP flood from ${f.subject}: ${int(f.count)} unreplied UDP entries (${pct(share(ctx, f.count))} of the table)`,
+          subject: f.subject,
+          evidence: { unreplied_udp: f.count, share_pct: r1(share(ctx, f.count) * 100), sources: f.sources },
+          why: "Every UDP datagram to a new port pair creates an entry that lives for the UDP timeout (30 s by default) even if nothing answers.",
+        },
+        true,
+        [dropRec(f.subject, "its flood")],
+      ),
+    );
+  }
+  const cur = ctx.facts?.timeouts.udp_timeout ?? 30;
+  const newTimeout = Math.max(5, Math.floor(cur / 3));
+  for (const [, s] of byCountDesc(g.byService)) {
+    if (s.count < t.udpFloodEntries || out.length >= MAX_SUBJECTS * 2) break;
+    if (s.prefixes.size < DISTRIBUTED_PREFIXES || s.c.dport === null) continue;
+    const subject = `${s.c.protoName}/${s.c.dport} on ${s.c.dst}`;
+    const lower = newTimeout < cur ? sysctlCommands("nf_conntrack_udp_timeout", newTimeout) : null;
+    out.push(
+      found(
+        {
+          rule: "udp-flood",
+          severity: sev,
+          title: `Distributed UDP flood to ${subject}: ${int(s.count)} unreplied entries`,
+          subject,
+          evidence: {
+            unreplied_udp: s.count,
+            share_pct: r1(share(ctx, s.count) * 100),
+            prefixes: s.prefixes.size >= DISTRIBUTED_PREFIXES ? `${DISTRIBUTED_PREFIXES}+` : s.prefixes.size,
+          },
+          why: "Unreplied UDP from many prefixes to one port is a spoofed or distributed flood; each datagram holds an entry for the whole UDP timeout.",
+        },
+        true,
+        [
+          lower
+            ? {
+                id: "udp-timeout",
+                commands: lower,
+                explanation: `Unreplied UDP entries then expire after ${newTimeout} s instead of ${cur} s, freeing the table ${r1(cur / newTimeout)}× faster. If the service is stateless (DNS, NTP), NOTRACK it instead (see the stateless-service finding).`,
+              }
+            : null,
+        ],
+      ),
+    );
+  }
+  return out;
+}
+
+const STATELESS: Array<{ proto: number; name: string; port: number; label: string; web: boolean }> = [
+  { proto: 17, name: "udp", port: 53, label: "DNS", web: false },
+  { proto: 17, name: "udp", port: 123, label: "NTP", web: false },
+  { proto: 6, name: "tcp", port: 80, label: "HTTP", web: true },
+  { proto: 6, name: "tcp", port: 443, label: "HTTPS", web: true },
+];
+
+export function statelessRule(ctx: RuleContext): Finding[] {
+  const t = ctx.t;
+  const aggs = new Map<
+    string,
+    { count: number; nat: number; families: Set<4 | 6>; role: "server" | "client"; svc: (typeof STATELESS)[number] }
+  >();
+  for (const c of ctx.classes) {
+    if (c.dport === null) continue;
+    const svc = STATELESS.find((s) => s.proto === c.proto && s.port === c.dport);
+    if (!svc) continue;
+    // The port is on the original destination: a local destination means this host serves it.
+    const role = isIncoming(c) ? "server" : "client";
+    const key = `${svc.name}/${svc.port} ${role}`;
+    let a = aggs.get(key);
+    if (!a) {
+      a = { count: 0, nat: 0, families: new Set(), role, svc };
+      aggs.set(key, a);
+    }
+    a.count += c.count;
+    if (c.nat) a.nat += c.count;
+    a.families.add(family(c.dst));
+  }
+  const out: Finding[] = [];
+  const natted = ctx.snapshot?.natted ?? 0;
+  for (const [key, a] of byCountDesc(aggs)) {
+    const { svc, role } = a;
+    if (a.count < (svc.web ? t.webNotrackEntries : t.statelessEntries)) continue;
+    // NOTRACK breaks NAT: never for NATed flows, and web ports only on hosts without any NAT.
+    if (a.nat > 0.01 * a.count) continue;
+    if (svc.web && (role !== "server" || natted > 0)) continue;
+    const sh = share(ctx, a.count);
+    const cmds = notrackCommands(svc.name, svc.port, role, [...a.families]);
+    const subject = key;
+    out.push(
+      found(
+        {
+          rule: "stateless-service",
+          severity: ctx.pressure ? "warning" : "info",
+          title: `${svc.label} ${role} on ${svc.name}/${svc.port} is tracked: ${int(a.count)} entries (${pct(sh)} of the table)`,
+          subject,
+          evidence: { entries: a.count, share_pct: r1(sh * 100), role, natted: a.nat, families: [...a.families].sort().join(",") },
+          why: svc.web
+            ? `A busy web port on a host without NAT gains nothing from conntrack but pays an entry per connection; it is a NOTRACK candidate if no rule relies on connection state for it.`
+            : `${svc.label} is request/response over UDP: tracking it buys nothing but costs an entry per query for the UDP timeout, and when the table fills, dropped queries are retried, amplifying the load.`,
+        },
+        true,
+        [
+          cmds
+            ? {
+                id: `notrack:${subject.replace(/\s+/g, "_")}`,
+                commands: cmds,
+                explanation: `Untracks ${svc.label} in both directions (raw PREROUTING and OUTPUT${a.families.has(6) ? ", IPv4 and IPv6" : ""}). Filter rules must then accept UNTRACKED packets for it (the -m conntrack --ctstate UNTRACKED rules, or "ct state untracked accept" in your nft input/output chains); rules matching ESTABLISHED,RELATED no longer see them.`,
+              }
+            : null,
+        ],
+      ),
+    );
+  }
+  return out;
+}
