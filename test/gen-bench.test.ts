@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync, statSync, truncateSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { type BenchReport, renderMarkdown, renderText } from "../src/commands/bench.js";
+import { dumpName, ensureDump } from "../src/gen/cache.js";
+import { plantedTruth } from "../src/gen/model.js";
+
+const dir = mkdtempSync(join(tmpdir(), "ctscope-bench-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("bench dump cache", () => {
+  it("generates once, reuses, and regenerates a damaged dump", () => {
+    const a = ensureDump(dir, 5000, { seed: 4 });
+    expect(a.created).toBe(true);
+    expect(a.path).toBe(join(dir, "gen-5k-proc-s4.txt"));
+    expect(statSync(a.path).size).toBe(a.bytes);
+    expect(a.truth).toEqual(plantedTruth(5000, 4));
+    const b = ensureDump(dir, 5000, { seed: 4 });
+    expect(b.created).toBe(false);
+    expect(b.bytes).toBe(a.bytes);
+    truncateSync(a.path, 100);
+    const c = ensureDump(dir, 5000, { seed: 4 });
+    expect(c.created).toBe(true);
+    expect(statSync(c.path).size).toBe(a.bytes);
+  });
+
+  it("names dumps by size, format, accounting and seed", () => {
+    expect(dumpName(1_000_000, "proc", 1, false)).toBe("gen-1m-proc-s1.txt");
+    expect(dumpName(100_000, "xml", 7, true)).toBe("gen-100k-xml-acct-s7.txt");
+    expect(dumpName(1234, "legacy", 2, false)).toBe("gen-1234-legacy-s2.txt");
+  });
+});
+
+const report: BenchReport = {
+  env: {
+    node: "v20.0.0",
+    cpu: "Test CPU",
+    cores: 2,
+    memoryGiB: 24,
+    kernel: "linux 6.1",
+    backend: "ts (requested auto)",
+    addonPath: null,
+    nativeError: "build/Release/ctscope.node: not found",
+    rssMethod: "GNU time %M",
+  },
+  scans: [
+    {
+      dump: "gen-1m-proc-s1.txt",
+      entries: 1_000_000,
+      bytes: 207_000_000,
+      backend: "ts",
+      api: "scanBuffer",
+      mbps: 103.5,
+      linesPerSec: 500_000,
+      p50ms: 2000,
+      meanMs: 2000,
+      rmePct: 1.25,
+      samples: 5,
+      classes: 466_695,
+      verified: true,
+    },
+  ],
+  processes: [
+    {
+      dump: "gen-1m-proc-s1.txt",
+      entries: 1_000_000,
+      bytes: 207_000_000,
+      tool: "awk | sort | uniq -c | sort -rn | head",
+      runs: 3,
+      wallMs: 1500,
+      mbps: 138,
+      peakRssMiB: 9,
+      ok: true,
+      detail: "top: 1 a",
+    },
+  ],
+  ratios: [{ label: "x: native/TS scanBuffer throughput", value: 2.5 }],
+  notes: ["hot cache"],
+};
+
+describe("bench rendering", () => {
+  it("text shows the native failure reason and aligned rows", () => {
+    const t = renderText(report);
+    expect(t).toContain("native: unavailable — build/Release/ctscope.node: not found");
+    expect(t).toMatch(/gen-1m-proc-s1\.txt\s+1,000,000\s+207\s+ts\s+scanBuffer\s+104\s+500,000\s+2000\.0\s+1\.3 %\s+5\s+466,695\s+yes/);
+    expect(t).toContain("x: native/TS scanBuffer throughput  2.50×");
+  });
+
+  it("markdown has one table row per result, with pipes escaped", () => {
+    const md = renderMarkdown(report);
+    expect(md).toContain("| dump | tool | runs | wall s | MB/s | peak RSS MiB | result |");
+    expect(md).toContain("| gen-1m-proc-s1.txt | awk \\| sort \\| uniq -c \\| sort -rn \\| head | 3 | 1.50 | 138 | 9 | top: 1 a |");
+    expect(md.split("\n").filter((l) => l.startsWith("| gen-")).length).toBe(2);
+  });
+});
