@@ -9,11 +9,12 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { cpus, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import type { Command } from "@commander-js/extra-typings";
+import { type Command, Option } from "@commander-js/extra-typings";
 import { backendInfo, getBackend, nativeAddon, PACKAGE_ROOT } from "../engine/backend.js";
 import { type Backend, emptyFilter } from "../engine/contract.js";
 import { CtscopeError, UsageError } from "../errors.js";
 import { type CachedDump, ensureDump } from "../gen/cache.js";
+import { GEN_FORMATS, type GenFormat } from "../gen/model.js";
 import { comparableTruth, tallyAggregate } from "../gen/tally.js";
 import { KEY_BYTES } from "../parse/layout.js";
 
@@ -75,6 +76,7 @@ export interface BenchReport {
 
 interface BenchOptions {
   dir: string;
+  format: GenFormat;
   big: boolean;
   quick: boolean;
   runs: number;
@@ -412,7 +414,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     if (!d) {
       log(`preparing ${n}-entry dump in ${opts.dir}`);
       const t0 = performance.now();
-      d = ensureDump(opts.dir, n);
+      d = ensureDump(opts.dir, n, { format: opts.format });
       if (d.created) log(`generated ${d.path} (${(d.bytes / 1e6).toFixed(0)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       dumps.set(n, d);
     }
@@ -529,6 +531,7 @@ export function registerBench(program: Command): void {
     .command("bench")
     .description("Benchmark the backends (native vs TS vs wc -l) and whole runs (vs awk and a naive script) on generated dumps")
     .option("--dir <path>", "cache directory for generated dumps", ".bench")
+    .addOption(new Option("--format <name>", "format of the generated dumps").choices(GEN_FORMATS).default("proc" as GenFormat))
     .option("--big", "add the 10M-entry (~2 GB) whole-process run", false)
     .option("--quick", "100k entries only, few iterations (a smoke run)", false)
     .option(
@@ -549,6 +552,7 @@ export function registerBench(program: Command): void {
       if (opts.markdown && opts.json) throw new UsageError("--markdown and --json are exclusive");
       const report = await runBench({
         dir: opts.dir,
+        format: opts.format as GenFormat,
         big: opts.big,
         quick: opts.quick,
         runs: opts.runs,
