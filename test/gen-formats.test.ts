@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { nativeAddon } from "../src/engine/backend.js";
 import { emptyFilter } from "../src/engine/contract.js";
 import { generateBuffer } from "../src/gen/generate.js";
 import { GEN_FORMATS, plantedTruth } from "../src/gen/model.js";
@@ -25,6 +26,20 @@ describe("every generated format parses completely and matches the planted truth
         expect(tallyAggregate(agg, truth)).toEqual(comparableTruth(truth));
       });
     }
+  }
+});
+
+const addon = nativeAddon();
+if (!addon) console.log("gen-formats: native addon not loaded, the native recount checks are skipped");
+
+describe.skipIf(!addon)("the native backend recounts the same planted truth", () => {
+  for (const format of GEN_FORMATS) {
+    it(format, () => {
+      const buf = generateBuffer({ n: N, seed: 43, format, acct: format === "conntrack" });
+      const agg = addon!.scanBuffer(buf, 0, buf.length, emptyFilter());
+      const truth = plantedTruth(N, 43, format, format === "conntrack");
+      expect(tallyAggregate(agg, truth)).toEqual(comparableTruth(truth));
+    });
   }
 });
 
