@@ -272,7 +272,8 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     byService.add(svc, count, packets, bytes, unrep);
     let pid: number;
     if (fam === 4) {
-      const p4 = prefixes4.id(words[(k + K_SRC) >> 2]! & 0xffffff00, 0);
+      // The /24 is the first three address bytes (a word mask would depend on byte order).
+      const p4 = prefixes4.id((keys[k + K_SRC]! << 16) | (keys[k + K_SRC + 1]! << 8) | keys[k + K_SRC + 2]!, 0);
       if (p4 === prefixIds4.length) {
         prefixIds4.push(prefixAddr.length);
         prefixAddr.push(si);
