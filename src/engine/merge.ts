@@ -1,5 +1,5 @@
 /** Where per-chunk aggregates become one table: sums per flow class, counters, histograms. */
-import { C_LINES, COUNTER_FIELDS, HIST_FIELDS, KEY_BYTES } from "../parse/layout.js";
+import { C_LINES, COUNTER_FIELDS, HIST_FIELDS, KEY_BYTES, MALFORMED_SAMPLES } from "../parse/layout.js";
 import type { ChunkAggregate } from "./contract.js";
 import { FlowTable } from "./flowtable.js";
 import type { MalformedSample } from "./types.js";
@@ -12,7 +12,11 @@ interface ChunkLines {
   malformedText: string[];
 }
 
-export const MAX_MALFORMED_SHOWN = 10;
+/**
+ * Samples shown. Never more than one chunk keeps (MALFORMED_SAMPLES): the first N malformed lines
+ * overall are then always available, so the result does not depend on how the input was cut.
+ */
+export const MAX_MALFORMED_SHOWN = MALFORMED_SAMPLES;
 
 export class Merger {
   readonly table = new FlowTable(4096);
