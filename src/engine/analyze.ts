@@ -179,15 +179,9 @@ async function runPooled(
         if (failure) break;
         // Bounded in-flight blocks keep memory flat on endless streams.
         while (inflight.size >= threads * 2) await Promise.race(inflight);
-        track(
-          submit(
-            pool.run({ kind: "bytes", bytes: block, filter, backend }, [block.buffer as ArrayBuffer]),
-            si,
-            order++,
-            block.length,
-            false,
-          ),
-        );
+        // Read the size first: transferring the buffer detaches it (block.length becomes 0).
+        const size = block.length;
+        track(submit(pool.run({ kind: "bytes", bytes: block, filter, backend }, [block.buffer as ArrayBuffer]), si, order++, size, false));
       }
     }
   }
