@@ -477,8 +477,9 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
 }
 
 function describeLocal(local: LocalSpec, counts: Map<string, number>): LocalInfo {
+  // Ties by address text: class order depends on which chunk finished first.
   const busiest = [...counts.entries()]
-    .sort((a, b) => b[1] - a[1])
+    .sort((a, b) => b[1] - a[1] || cmp(a[0], b[0]))
     .slice(0, 5)
     .map(([a]) => a);
   if (local.mode === "given") {
