@@ -72,7 +72,8 @@ export function computeHealth(snapshot: Snapshot | null, facts: HostFacts | null
   const avgChain = count !== null && buckets ? count / buckets : null;
   const avgChainAtMax = max !== null && buckets ? max / buckets : null;
   const recommendedMax = count !== null ? recommendMax(count, max, t.targetFillPct) : max;
-  const recommendedHashsize = recommendedMax !== null ? recommendHashsize(recommendedMax) : null;
+  // Never recommend shrinking a hash table that is already large enough.
+  const recommendedHashsize = recommendedMax !== null ? Math.max(recommendHashsize(recommendedMax), buckets ?? 0) : null;
 
   const tot = stats?.totals ?? {};
   const counter = (name: string): number | null => (stats && name in tot ? tot[name]! : null);

@@ -50,7 +50,7 @@ export function parseLogStamp(prefix: string): KernelLogStamp | null {
     return { text: m[0].trim(), seconds: ms / 1000 + frac, clock: "wallclock", yearKnown: false };
   }
   m = UPTIME_RE.exec(p);
-  if (m) return { text: m[0], seconds: Number(m[1]), clock: "uptime", yearKnown: true };
+  if (m) return { text: `[${m[1]}]`, seconds: Number(m[1]), clock: "uptime", yearKnown: true };
   return null;
 }
 

@@ -59,7 +59,7 @@ export function tableFillRule(ctx: RuleContext): Finding[] {
   if (h.effectiveFill !== null) evidence.effective_fill_pct = r1(h.effectiveFill * 100);
   if (h.unreplied !== null) evidence.unreplied = h.unreplied;
   const effective =
-    h.effectiveFill !== null
+    h.effectiveFill !== null && (h.unreplied ?? 0) > 0
       ? ` Without its ${int(h.unreplied ?? 0)} unreplied entries (evicted first) it is ${pct(h.effectiveFill)} full.`
       : "";
   const draft: AnomalyDraft = {

@@ -114,7 +114,7 @@ export function dominantRemoteRule(ctx: RuleContext): Finding[] {
       recs.push({
         id: `inspect-remote:${subject.replace(/\s+/g, "_")}`,
         commands: [inspect, ...(cap ?? [])],
-        explanation: `Look at the entries first: many ESTABLISHED entries that are idle mean a leak (the application opens connections without closing them, or the peer vanishes without a RST); see the timeout findings. The ${cap ? `cap rules refuse connections ${dir === "outgoing" ? "to" : "from"} ${remote} on ${svc} beyond ${int(limit)} (${t.dominantRatio}× the median remote)` : "entries show which service it is"}; the fix is in the application or the peer.`,
+        explanation: `Look at the entries first: many ESTABLISHED entries that are idle mean a leak (the application opens connections without closing them, or the peer vanishes without a RST); see the timeout findings. The ${cap ? `cap rules refuse connections ${dir === "outgoing" ? "to" : "from"} ${remote} on ${svc} beyond ${int(limit)} (${t.dominantRatio}× the median remote, at least ${MIN_CONNLIMIT})` : "entries show which service it is"}; the fix is in the application or the peer.`,
       });
     }
     out.push(

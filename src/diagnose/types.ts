@@ -24,7 +24,7 @@ export interface ConntrackStats {
 
 /** A kernel log timestamp: seconds since boot (dmesg) or since the epoch (syslog, journald, dmesg -T). */
 export interface KernelLogStamp {
-  /** The timestamp as printed. */
+  /** The timestamp as printed (uptime stamps without their padding: "[5012.118030]"). */
   text: string;
   seconds: number;
   clock: "uptime" | "wallclock";
