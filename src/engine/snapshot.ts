@@ -197,8 +197,26 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     freq[si]! += count;
     if (di !== si) freq[di]! += count;
   }
+  // Distinct peers per address: a host's own address talks to many peers, a remote server (even a
+  // busy one that local clients or containers use) to few.
+  const peers = new Float64Array(addrFam.length);
+  if (local.mode === "inferred") {
+    const pairs = new PairInterner();
+    for (let i = 0; i < n; i++) {
+      const si = srcIds[i]!;
+      const di = dstIds[i]!;
+      const a = si < di ? si : di;
+      const b = si < di ? di : si;
+      const before = pairs.size;
+      pairs.id(a, b);
+      if (pairs.size > before) {
+        peers[a]!++;
+        if (b !== a) peers[b]!++;
+      }
+    }
+  }
 
-  // Local/remote: given or host CIDRs decide; otherwise the busier endpoint of each entry is local.
+  // Local/remote: given or host CIDRs decide; otherwise the endpoint with more distinct peers (then more entries) is local.
   const isLocal = new Int8Array(addrFam.length); // 0 unknown, 1 local, -1 not
   const localOf = (id: number): boolean => {
     if (isLocal[id] === 0) isLocal[id] = inCidrs(local.cidrs, addrFam[id]!, keys, addrOff[id]!) ? 1 : -1;
@@ -213,7 +231,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     let srcLocal: boolean;
     let dstLocal: boolean;
     if (local.mode === "inferred") {
-      srcLocal = freq[si]! > freq[di]!;
+      srcLocal = peers[si]! > peers[di]! || (peers[si] === peers[di] && freq[si]! > freq[di]!);
       dstLocal = !srcLocal;
     } else {
       srcLocal = localOf(si);
@@ -491,6 +509,6 @@ function describeLocal(local: LocalSpec, counts: Map<string, number>): LocalInfo
   return {
     mode: "inferred",
     addresses: busiest,
-    explanation: "inferred: in each entry the endpoint seen in more entries is taken as local; pass --local CIDR to set it",
+    explanation: "inferred: in each entry the endpoint with more distinct peers is taken as local; pass --local CIDR to set it",
   };
 }

@@ -52,7 +52,7 @@ export interface MalformedSample {
 }
 
 export interface LocalInfo {
-  /** given: --local; host: this host's interfaces (live); inferred: the busier endpoint of each entry. */
+  /** given: --local; host: this host's interfaces (live); inferred: in each entry the endpoint with more distinct peers (then more entries). */
   mode: "given" | "host" | "inferred";
   /** The CIDRs given, or the most frequent local addresses when inferred. */
   addresses: string[];
