@@ -3,7 +3,7 @@
  * else (stdin, pipes, .gz, /proc files that report size 0) is read here in a loop and cut into
  * newline-aligned blocks that travel to the workers.
  */
-import { closeSync, createReadStream, openSync, readSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, createReadStream, openSync, readSync, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { describeErrno, InputError } from "../errors.js";
@@ -38,9 +38,11 @@ export function resolveSource(input: string, stdin: () => Readable = () => proce
     throw new InputError(`${input}: ${describeErrno(err)}`, input);
   }
   if (st.isDirectory()) throw new InputError(`${input}: is a directory`, input);
-  // Check readability now so that a permission problem is reported before any work starts.
+  // Check readability now so that a permission problem is reported before any work starts. A FIFO
+  // is only checked: opening and closing it would take (and lose) what its writer sends.
   try {
-    closeSync(openSync(input, "r"));
+    if (st.isFIFO()) accessSync(input, constants.R_OK);
+    else closeSync(openSync(input, "r"));
   } catch (err) {
     throw new InputError(`${input}: ${describeErrno(err)}`, input);
   }
