@@ -95,5 +95,6 @@ describe.skipIf(!haveLive)("collectLiveHostFacts", () => {
     expect(f.wordBits === 32 || f.wordBits === 64).toBe(true);
     expect(f.stats === null || f.stats.cpus > 0).toBe(true);
     expect(typeof f.count).toBe("number");
+    expect(f.netns).toMatch(/^\d+$/);
   });
 });

@@ -25,6 +25,8 @@ describe("parseKernelLog", () => {
   it("journalctl -k: table full in netns N counted per namespace, function-named suppression line", () => {
     const k = parseKernelLog(fx("journalctl-k.txt"));
     expect(k).toMatchObject({ tableFull: 4, suppressed: 18, estimatedDrops: 22, byNetns: { "4026532246": 3, "4026532310": 1 } });
+    expect(k.lastByNetns["4026532246"]?.text).toBe("Mar 04 09:02:00");
+    expect(k.lastByNetns["4026532310"]?.text).toBe("Mar 04 09:00:05");
     expect(k.perMinute).toBeCloseTo(11, 6);
   });
 

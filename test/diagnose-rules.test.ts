@@ -326,7 +326,7 @@ describe("table, hash chains and drops", () => {
     expect(get(diagnose(null, facts(49151, 65536), { fillWarningPct: 70 }), "table-full").evidence).toMatchObject({
       count: 49151,
       max: 65536,
-      fill_pct: 75,
+      fill_pct: 74.9,
     });
   });
 
@@ -336,7 +336,7 @@ describe("table, hash chains and drops", () => {
       { src: "198.51.100.2", dst: "10.0.0.1", proto: "udp", dport: 9, unreplied: true, count: 500 },
     ]);
     const a = get(diagnose(snap, facts(60000, 65536)), "table-full");
-    expect(a.evidence).toMatchObject({ fill_pct: 91.6, effective_fill_pct: 45.8, unreplied: 30000 });
+    expect(a.evidence).toMatchObject({ fill_pct: 91.5, effective_fill_pct: 45.8, unreplied: 30000 });
   });
 
   it("deep hash chains, chaintoolong, and the info at max", () => {
@@ -382,6 +382,29 @@ describe("table, hash chains and drops", () => {
     expect(get(diagnose(null, clash), "drops").severity).toBe("info");
     expect(ids(diagnose(null, counters, { dropsMin: 0 }))).toEqual(["drops"]);
     expect(get(diagnose(null, counters, { dropsMin: 0 }), "drops").severity).toBe("info");
+  });
+
+  it("kernel-log messages about other network namespaces never make this one critical", () => {
+    const text =
+      "[ 100.0] nf_conntrack: nf_conntrack: table full in netns 4026532246, dropping packet\n[ 101.0] nf_conntrack: nf_conntrack: table full in netns 4026532246, dropping packet\n";
+    const f = collectHostFactsFromTexts({ kernelLog: text });
+    f.netns = "4026531833";
+    f.netnsIsInit = true;
+    f.kernelLog!.lastAgeSeconds = 5;
+    const other = get(diagnose(null, f), "drops");
+    expect(other.severity).toBe("warning");
+    expect(other.title).toMatch(
+      /^Other network namespaces dropped packets for a full table: 2 "table full" kernel messages \(2 in other network namespaces\)/,
+    );
+    expect(other.evidence).toMatchObject({ log_table_full: 2, log_other_netns: 2, log_netns: "4026532246:2" });
+    // The same messages seen from inside that namespace are its own.
+    f.netns = "4026532246";
+    f.netnsIsInit = false;
+    expect(get(diagnose(null, f), "drops").severity).toBe("critical");
+    // Offline logs (no namespace known): every message counts.
+    const offline = collectHostFactsFromTexts({ kernelLog: text });
+    offline.kernelLog!.lastAgeSeconds = 5;
+    expect(get(diagnose(null, offline), "drops").severity).toBe("critical");
   });
 
   it("thresholds that contradict each other are a usage error", () => {

@@ -2,7 +2,7 @@
 import ipaddr from "ipaddr.js";
 import type { FlowClass, Snapshot } from "../engine/types.js";
 import type { Thresholds } from "./thresholds.js";
-import type { Anomaly, Health, HostFacts, Severity } from "./types.js";
+import type { Anomaly, Health, HostFacts, KernelLogFacts, Severity } from "./types.js";
 
 export interface RuleContext {
   snapshot: Snapshot | null;
@@ -19,10 +19,22 @@ export interface RuleContext {
   pressure: boolean;
 }
 
-export function underPressure(h: Health, t: Thresholds): boolean {
+/**
+ * Table-full messages about the analyzed namespace and about others. Without a known namespace
+ * (offline logs) every message counts as ours; messages without "in netns N" are the initial
+ * namespace's, so they are ours unless we know we are elsewhere.
+ */
+export function logShares(log: KernelLogFacts | null, facts: HostFacts | null): { own: number; others: number } {
+  if (!log) return { own: 0, others: 0 };
+  if (!facts || facts.netns === null) return { own: log.tableFull, others: 0 };
+  const own = (log.byNetns[facts.netns] ?? 0) + (facts.netnsIsInit !== false ? (log.byNetns.init ?? 0) : 0);
+  return { own, others: log.tableFull - own };
+}
+
+export function underPressure(h: Health, t: Thresholds, facts: HostFacts | null = null): boolean {
   if (h.fill !== null && h.fill * 100 >= t.fillWarningPct) return true;
   const log = h.kernelLog;
-  if (log && log.tableFull > 0) return log.lastAgeSeconds === null || log.lastAgeSeconds <= t.recentLogSeconds;
+  if (log && logShares(log, facts).own > 0) return log.lastAgeSeconds === null || log.lastAgeSeconds <= t.recentLogSeconds;
   return false;
 }
 
@@ -42,6 +54,11 @@ export function int(n: number): string {
 /** Percent with one decimal, from a 0..1 share. */
 export function pct(share: number): string {
   return `${(share * 100).toFixed(1)}%`;
+}
+
+/** Percent rounded down to one decimal, from a 0..1 share: never shows a threshold not reached. */
+export function pctFloor(share: number): string {
+  return `${(Math.floor(share * 1000) / 10).toFixed(1)}%`;
 }
 
 /** Round to one decimal for evidence values. */

@@ -4,7 +4,7 @@
  * Everything funnels through the pure parsers, so the three paths agree.
  */
 import { execFile } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, readlink } from "node:fs/promises";
 import { machine } from "node:os";
 import { describeErrno, InputError } from "../errors.js";
 import { parseKernelLog } from "./kernel-log.js";
@@ -46,6 +46,8 @@ function emptyFacts(origin: HostFacts["origin"]): HostFacts {
     memTotalBytes: null,
     wordBits: null,
     kernelLog: null,
+    netns: null,
+    netnsIsInit: null,
     notes: [],
   };
 }
@@ -146,6 +148,15 @@ async function tryRead(path: string, notes: string[], what?: string): Promise<st
 
 const NETFILTER_DIR = "/proc/sys/net/netfilter";
 
+/** "4026531840" from the net:[4026531840] link, or null when unreadable. */
+async function netnsInode(link: string): Promise<string | null> {
+  try {
+    return /^net:\[(\d+)\]$/.exec(await readlink(link))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** Read the live host: sysctls, hashsize, stats, slab size, RAM, word size and the kernel log. Never throws for a missing fact. */
 export async function collectLiveHostFacts(): Promise<HostFacts> {
   const f = emptyFacts("live");
@@ -192,18 +203,28 @@ export async function collectLiveHostFacts(): Promise<HostFacts> {
   const mem = await tryRead("/proc/meminfo", notes, "RAM");
   if (mem !== null) f.memTotalBytes = parseMeminfo(mem);
 
+  const ns = await netnsInode("/proc/self/ns/net");
+  if (ns !== null) {
+    f.netns = ns;
+    const init = await netnsInode("/proc/1/ns/net");
+    f.netnsIsInit = init === null ? null : init === ns;
+  }
+
   let log = await run("dmesg", [], notes);
   // dmesg is refused to non-root users when kernel.dmesg_restrict=1; the journal may still be readable.
   if (log === null) log = await run("journalctl", ["-k", "--no-pager", "-o", "short-iso"], notes);
   if (log !== null) {
     f.kernelLog = parseKernelLog(log);
-    const last = f.kernelLog.last;
+    const k = f.kernelLog;
+    // Age of the last message about this namespace when there is one, else of the last message.
+    const own = f.netns === null ? undefined : (k.lastByNetns[f.netns] ?? (f.netnsIsInit !== false ? k.lastByNetns.init : undefined));
+    const last = own ?? k.last;
     if (last?.clock === "uptime") {
       const up = await tryRead("/proc/uptime", notes);
       const now = up === null ? Number.NaN : Number(up.split(/\s+/)[0]);
-      if (Number.isFinite(now)) f.kernelLog.lastAgeSeconds = Math.max(0, now - last.seconds);
+      if (Number.isFinite(now)) k.lastAgeSeconds = Math.max(0, now - last.seconds);
     } else if (last?.clock === "wallclock" && last.yearKnown) {
-      f.kernelLog.lastAgeSeconds = Math.max(0, Date.now() / 1000 - last.seconds);
+      k.lastAgeSeconds = Math.max(0, Date.now() / 1000 - last.seconds);
     }
   }
   return f;

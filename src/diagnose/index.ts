@@ -54,7 +54,7 @@ export function diagnose(snapshot: Snapshot | null, facts: HostFacts | null, thr
     facts,
     health,
     t,
-    pressure: underPressure(health, t),
+    pressure: underPressure(health, t, facts),
   };
   const findings = RULES.flatMap((rule) => rule(ctx));
   // Worst first; the rule order breaks ties (sort is stable).

@@ -62,6 +62,7 @@ export function parseKernelLog(text: string): KernelLogFacts {
   const kinds: Kind[] = [];
   const counts: number[] = [];
   const byNetns: Record<string, number> = {};
+  const lastByNetns: Record<string, KernelLogStamp> = {};
   let tableFull = 0;
   let first: KernelLogStamp | null = null;
   let last: KernelLogStamp | null = null;
@@ -74,13 +75,14 @@ export function parseKernelLog(text: string): KernelLogFacts {
     let kind: Kind = "other";
     let n = 0;
     let at = -1;
+    let ns = "";
     const full = TABLE_FULL_RE.exec(line);
     const ct = full ? null : CT_SUPPRESSED_RE.exec(line);
     const generic = full || ct ? null : GENERIC_SUPPRESSED_RE.exec(line);
     if (full) {
       kind = "full";
       at = full.index;
-      const ns = full[1] ?? "init";
+      ns = full[1] ?? "init";
       byNetns[ns] = (byNetns[ns] ?? 0) + 1;
       tableFull++;
     } else if (ct) {
@@ -101,7 +103,10 @@ export function parseKernelLog(text: string): KernelLogFacts {
       prevSyslog = stamp.seconds;
     }
     if (!first) first = stamp;
-    if (stamp.clock === first.clock) last = stamp;
+    if (stamp.clock === first.clock) {
+      last = stamp;
+      lastByNetns[ns] = stamp;
+    }
   }
 
   let suppressed = 0;
@@ -120,6 +125,7 @@ export function parseKernelLog(text: string): KernelLogFacts {
     suppressed,
     estimatedDrops,
     byNetns,
+    lastByNetns,
     first,
     last,
     perMinute,

@@ -5,7 +5,19 @@
  */
 import type { FlowClass } from "../engine/types.js";
 import { deleteEstablishedCommand, hashsizeCommands, inspectCommand, sysctlCommands } from "./commands.js";
-import { type AnomalyDraft, byCountDesc, finish, int, isIncoming, pct, type RuleContext, r1, serviceText } from "./context.js";
+import {
+  type AnomalyDraft,
+  byCountDesc,
+  finish,
+  int,
+  isIncoming,
+  logShares,
+  pct,
+  pctFloor,
+  type RuleContext,
+  r1,
+  serviceText,
+} from "./context.js";
 import { DEFAULT_CLOSE_WAIT_TIMEOUT, recommendHashsize, recommendMax } from "./health.js";
 import type { Anomaly, Recommendation } from "./types.js";
 
@@ -55,7 +67,7 @@ export function tableFillRule(ctx: RuleContext): Finding[] {
   if (fillPct < ctx.t.fillWarningPct) return [];
   const severity = fillPct >= ctx.t.fillCriticalPct ? "critical" : "warning";
   const full = h.count >= h.max;
-  const evidence: Record<string, number | string> = { count: h.count, max: h.max, fill_pct: r1(fillPct) };
+  const evidence: Record<string, number | string> = { count: h.count, max: h.max, fill_pct: Math.floor(fillPct * 10) / 10 };
   if (h.effectiveFill !== null) evidence.effective_fill_pct = r1(h.effectiveFill * 100);
   if (h.unreplied !== null) evidence.unreplied = h.unreplied;
   const effective =
@@ -67,7 +79,7 @@ export function tableFillRule(ctx: RuleContext): Finding[] {
     severity,
     title: full
       ? `Table at its max: ${int(h.count)} of ${int(h.max)} entries`
-      : `Table ${pct(h.fill)} full: ${int(h.count)} of ${int(h.max)} entries`,
+      : `Table ${pctFloor(h.fill)} full: ${int(h.count)} of ${int(h.max)} entries`,
     subject: "table",
     evidence,
     why: `At nf_conntrack_max the kernel first evicts entries that never saw a reply (early_drop), then drops the packets of new connections ("table full, dropping packet"); clients retry and add load.${effective}`,
@@ -163,20 +175,31 @@ export function dropsRule(ctx: RuleContext): Finding[] {
       ),
     ];
   }
+  const shares = logShares(log, ctx.facts);
   let severity: Anomaly["severity"] = "warning";
-  if (hasLog && log!.lastAgeSeconds !== null && log!.lastAgeSeconds <= ctx.t.recentLogSeconds) severity = "critical";
-  if (hasLog && log!.lastAgeSeconds === null && h.fill !== null && h.fill * 100 >= ctx.t.fillWarningPct) severity = "critical";
+  const ownLog = hasLog && shares.own > 0;
+  if (ownLog && log!.lastAgeSeconds !== null && log!.lastAgeSeconds <= ctx.t.recentLogSeconds) severity = "critical";
+  if (ownLog && log!.lastAgeSeconds === null && h.fill !== null && h.fill * 100 >= ctx.t.fillWarningPct) severity = "critical";
   const parts: string[] = [];
-  if (hasLog)
-    parts.push(`${int(log!.tableFull)} "table full" kernel messages (about ${int(log!.estimatedDrops)} drops with the suppressed ones)`);
+  if (hasLog) {
+    const where =
+      shares.others > 0 ? ` (${shares.own > 0 ? `${int(shares.own)} here, ` : ""}${int(shares.others)} in other network namespaces)` : "";
+    parts.push(
+      `${int(log!.tableFull)} "table full" kernel messages${where}, about ${int(log!.estimatedDrops)} drops with the suppressed ones`,
+    );
+  }
   if (hasCounters) parts.push(`drop ${int(c.drop ?? 0)}, early_drop ${int(c.early_drop ?? 0)} since boot`);
+  if (hasLog && shares.others > 0) evidence.log_other_netns = shares.others;
+  const otherOnly = hasLog && shares.own === 0 && !hasCounters;
   const draft: AnomalyDraft = {
     rule: "drops",
     severity,
-    title: `Packets dropped for a full table: ${parts.join("; ")}`,
+    title: otherOnly
+      ? `Other network namespaces dropped packets for a full table: ${parts.join("; ")}`
+      : `Packets dropped for a full table: ${parts.join("; ")}`,
     subject: "kernel",
     evidence,
-    why: "Each drop is a new connection refused by the kernel; clients retry, which amplifies the load (a DNS server seen doubling its traffic). early_drop means the table was full and unreplied entries were evicted to make room. The counters count since boot.",
+    why: `${otherOnly ? "Each namespace counts its own entries against the global nf_conntrack_max; these messages are about other namespaces (containers, pods) on this host, not the analyzed one. " : ""}Each drop is a new connection refused by the kernel; clients retry, which amplifies the load (a DNS server seen doubling its traffic). early_drop means the table was full and unreplied entries were evicted to make room. The counters count since boot.`,
   };
   const recs: Array<Omit<Recommendation, "anomaly"> | null> = [];
   // The table reached its max when the drops happened; headroom above it, unless a flood explains it.

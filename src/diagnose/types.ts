@@ -44,11 +44,16 @@ export interface KernelLogFacts {
   estimatedDrops: number;
   /** Table-full messages per network namespace inode ("init" when the message names none). */
   byNetns: Record<string, number>;
+  /** The last stamped table-full message per namespace (same clock as `first`). */
+  lastByNetns: Record<string, KernelLogStamp>;
   first: KernelLogStamp | null;
   last: KernelLogStamp | null;
   /** estimatedDrops per minute between first and last, null without two distinct timestamps of one clock. */
   perMinute: number | null;
-  /** Seconds from the last message to now; only known for the live host. */
+  /**
+   * Seconds from the last message to now; only known for the live host, where it is the last
+   * message about this process's network namespace when there is one, else the last message.
+   */
   lastAgeSeconds: number | null;
 }
 
@@ -78,6 +83,13 @@ export interface HostFacts {
   /** 32 or 64. */
   wordBits: number | null;
   kernelLog: KernelLogFacts | null;
+  /**
+   * Inode of the network namespace the facts were read in (live only). The kernel log is shared
+   * by all namespaces, and the count is per namespace: this tells which messages are about it.
+   */
+  netns: string | null;
+  /** Whether that namespace is the initial one (messages without "in netns N"); null when unknown. */
+  netnsIsInit: boolean | null;
   /** One short line per fact that could not be read, with the reason. */
   notes: string[];
 }
