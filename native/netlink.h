@@ -1,0 +1,81 @@
+// The live table over ctnetlink: the dump `conntrack -L` uses (IPCTNL_MSG_CT_GET with NLM_F_DUMP),
+// the global count and the per-CPU statistics. Conntrack messages are reduced to the same flow-class
+// keys, values, counters and histograms as the text tokenizer, so a dump aggregates exactly like the
+// /proc/net/nf_conntrack text of the same table. Read-only: only GET requests are ever sent.
+#pragma once
+
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "flowtable.h"
+#include "layout.h"
+#include "tokenizer.h"
+
+namespace ctscope {
+
+/** A CompiledFilter copied out of JS, so that a dump can run off the main thread. */
+struct OwnedFilter {
+  std::vector<uint8_t> proto, state, port, src, dst;
+  Filter view() const;
+};
+
+/** One chunk's aggregate built from conntrack messages; same fields as Scanner's. */
+struct CtAggregate {
+  explicit CtAggregate(const Filter& f) : filter(f) {}
+  Filter filter;
+  double counters[COUNTER_FIELDS] = {};
+  double hist[HIST_FIELDS] = {};
+  FlowTable table;
+  /** Conntrack messages seen; the "line" number of a malformed one. */
+  double messages = 0;
+  int malformedCount = 0;
+  double malformedLine[MALFORMED_SAMPLES] = {};
+  std::string malformedText[MALFORMED_SAMPLES];
+};
+
+/** What one buffer of netlink messages said besides conntrack entries. */
+struct ParseStatus {
+  /** NLMSG_DONE was seen: the dump is complete. */
+  bool done = false;
+  /** A positive errno from an NLMSG_ERROR message (0 when none; an ACK is 0). */
+  int error = 0;
+  /** An NLMSG_ERROR message (error or ACK) was seen. */
+  bool acked = false;
+};
+
+/**
+ * Parse concatenated netlink messages (each at an NLMSG_ALIGN boundary) and add every conntrack
+ * entry message to agg. Pure: no system call, safe on recorded bytes; never reads outside [buf, buf+len).
+ */
+ParseStatus parseConntrackMessages(const uint8_t* buf, size_t len, CtAggregate& agg);
+
+/** A failed netlink exchange: the errno and the step that failed. */
+struct NetlinkFailure {
+  int error = 0;
+  std::string step;
+};
+
+/**
+ * Dump the current network namespace's table. Entries go to agg when given; the received bytes are
+ * appended to raw when given (each datagram padded to 4 bytes, so the result parses as one buffer).
+ */
+bool dumpConntrack(CtAggregate* agg, std::vector<uint8_t>* raw, NetlinkFailure& fail);
+
+/** nf_conntrack_count of the current namespace (IPCTNL_MSG_CT_GET_STATS). */
+bool conntrackCount(double& count, double& max, NetlinkFailure& fail);
+
+/** Per-CPU statistics (IPCTNL_MSG_CT_GET_STATS_CPU), names as `conntrack -S` prints them. */
+struct CpuStats {
+  int cpu = 0;
+  std::vector<std::pair<const char*, double>> values;
+};
+bool conntrackCpuStats(std::vector<CpuStats>& out, NetlinkFailure& fail);
+
+/** Adds netlinkDump, netlinkDumpRaw, netlinkParse, netlinkCount and netlinkCpuStats to the exports. */
+void registerNetlink(Napi::Env env, Napi::Object exports);
+
+}  // namespace ctscope

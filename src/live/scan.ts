@@ -1,0 +1,158 @@
+/**
+ * One full scan of the live table into a Snapshot, through the same engine as offline analysis:
+ * the ctnetlink dump becomes one ChunkAggregate merged like any chunk; /proc and `conntrack -L`
+ * go through analyze() as streams (read in a loop, never mapped). Then the diagnosis, and the
+ * JSON document of the offline schema.
+ */
+import { spawn } from "node:child_process";
+// The diagnosis layer: HostFacts in, health/anomalies/recommendations out.
+import { diagnose, diagnosisToJson } from "../diagnose/index.js";
+import type { HostFacts } from "../diagnose/types.js";
+import { analyze } from "../engine/analyze.js";
+import { backendInfo } from "../engine/backend.js";
+import type { BackendChoice } from "../engine/contract.js";
+import { compileFilter, type FilterOptions, parseCidrs } from "../engine/filter.js";
+import { Merger } from "../engine/merge.js";
+import { buildSnapshot, type LocalSpec } from "../engine/snapshot.js";
+import type { Snapshot } from "../engine/types.js";
+import { CtscopeError, InputError } from "../errors.js";
+import { toJsonObject } from "../report/serialize.js";
+import { explainNetlinkError, netlinkAddon } from "./netlink.js";
+import type { LiveSourceName } from "./options.js";
+import { CONNTRACK_ARGS, PROC_TABLE, SOURCE_LABELS } from "./sources.js";
+
+export interface ScanRequest extends FilterOptions {
+  source: LiveSourceName;
+  top: number;
+  local?: string[];
+  hostLocal?: string[];
+  threads: number;
+  backend?: BackendChoice;
+}
+
+/** A finished scan: the JSON document (offline schema plus diagnosis) and what it cost. */
+export interface ScanResult {
+  doc: Record<string, unknown>;
+  entries: number;
+  unreplied: number;
+  elapsedMs: number;
+  /** CPU time of this whole process during the scan (all threads), in ms. */
+  cpuMs: number;
+}
+
+function localSpec(req: ScanRequest): LocalSpec {
+  if (req.local && req.local.length > 0) return { mode: "given", cidrs: parseCidrs(req.local, "--local") };
+  if (req.hostLocal && req.hostLocal.length > 0) return { mode: "host", cidrs: parseCidrs(req.hostLocal, "host address") };
+  return { mode: "inferred", cidrs: [] };
+}
+
+async function netlinkSnapshot(req: ScanRequest): Promise<Snapshot> {
+  const started = performance.now();
+  const addon = netlinkAddon();
+  if (!addon) throw new InputError("the native addon with ctnetlink support is not loaded (`npm run build:native`)");
+  const filter = compileFilter(req);
+  const local = localSpec(req);
+  let agg: Awaited<ReturnType<typeof addon.netlinkDump>>;
+  try {
+    agg = await addon.netlinkDump(filter);
+  } catch (err) {
+    throw new InputError(explainNetlinkError(err));
+  }
+  const merger = new Merger();
+  merger.add(0, 0, agg);
+  const snapshot = buildSnapshot(merger, local, {
+    backend: "native",
+    sources: [SOURCE_LABELS.netlink],
+    bytes: 0,
+    top: req.top,
+    elapsedMs: 0,
+  });
+  snapshot.elapsed_ms = performance.now() - started;
+  return snapshot;
+}
+
+function textOptions(req: ScanRequest) {
+  return {
+    threads: req.threads,
+    backend: req.backend,
+    top: req.top,
+    local: req.local,
+    hostLocal: req.hostLocal,
+    proto: req.proto,
+    state: req.state,
+    src: req.src,
+    dst: req.dst,
+    port: req.port,
+  };
+}
+
+async function conntrackSnapshot(req: ScanRequest): Promise<Snapshot> {
+  const child = spawn("conntrack", CONNTRACK_ARGS, { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (d: string) => {
+    if (stderr.length < 4096) stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on("error", (err: NodeJS.ErrnoException) =>
+      reject(new InputError(err.code === "ENOENT" ? "conntrack is not installed (apt install conntrack)" : `conntrack: ${err.message}`)),
+    );
+    child.on("close", (code) => resolve(code));
+  });
+  exited.catch(() => undefined);
+  let snapshot: Snapshot;
+  try {
+    snapshot = await analyze({ ...textOptions(req), inputs: ["-"], stdin: () => child.stdout });
+  } finally {
+    if (child.exitCode === null) child.kill("SIGTERM");
+  }
+  const code = await exited;
+  if (code !== 0) {
+    const line =
+      stderr
+        .trim()
+        .split("\n")
+        .find((l) => !/flow entries have been shown/.test(l)) ?? `exit ${code}`;
+    throw new InputError(`conntrack ${CONNTRACK_ARGS.join(" ")} failed: ${line}`);
+  }
+  snapshot.sources = [SOURCE_LABELS.conntrack];
+  return snapshot;
+}
+
+/** Scan the live table from one source. Throws CtscopeError subclasses. */
+export async function scanSnapshot(req: ScanRequest): Promise<Snapshot> {
+  if (req.source === "netlink") return netlinkSnapshot(req);
+  if (req.source === "conntrack") return conntrackSnapshot(req);
+  return analyze({ ...textOptions(req), inputs: [PROC_TABLE] });
+}
+
+/** The JSON document of a snapshot with its diagnosis (when the diagnosis can be made). */
+export function describeSnapshot(snapshot: Snapshot, facts: HostFacts | null): Record<string, unknown> {
+  try {
+    return toJsonObject(snapshot, diagnosisToJson(diagnose(snapshot, facts)));
+  } catch (err) {
+    if (err instanceof CtscopeError) throw err;
+    return toJsonObject(snapshot, { diagnosis_error: (err as Error).message });
+  }
+}
+
+/** Scan and describe, measuring wall and CPU time. */
+export async function runScan(req: ScanRequest, facts: HostFacts | null): Promise<ScanResult> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const snapshot = await scanSnapshot(req);
+  const doc = describeSnapshot(snapshot, facts);
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    doc,
+    entries: snapshot.entries,
+    unreplied: snapshot.unreplied,
+    elapsedMs: performance.now() - t0,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  };
+}
+
+/** The backend that parses text sources, for display. */
+export function textBackendName(choice?: BackendChoice): string {
+  return backendInfo(choice).active;
+}
