@@ -1,4 +1,241 @@
+// The ctscope addon: the NativeAddon interface of src/engine/backend.ts. State lives in one
+// CtscopeAddon per Node environment (main thread, each worker thread); nothing is shared.
 #include <napi.h>
-// Placeholder: replaced by the real addon.
-Napi::Object Init(Napi::Env env, Napi::Object exports) { return exports; }
-NODE_API_MODULE(ctscope, Init)
+
+#include <cmath>
+#include <string>
+
+#include "layout.h"
+#include "mapped_file.h"
+#include "tokenizer.h"
+
+namespace ctscope {
+
+namespace {
+
+/** A Uint8Array property of the filter object, or an empty view when absent. */
+void filterField(const Napi::Object& filter, const char* name, const uint8_t*& data, size_t& len) {
+  const Napi::Value v = filter.Get(name);
+  if (v.IsUndefined()) {
+    data = nullptr;
+    len = 0;
+    return;
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(filter.Env(), std::string("filter.") + name + " must be a Uint8Array");
+  }
+  const Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+  data = a.Data();
+  len = a.ElementLength();
+}
+
+Filter readFilter(const Napi::Env& env, const Napi::Value& v) {
+  Filter f;
+  if (v.IsUndefined() || v.IsNull()) return f;
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "filter must be a CompiledFilter object");
+  const Napi::Object o = v.As<Napi::Object>();
+  filterField(o, "protoMask", f.proto, f.protoLen);
+  filterField(o, "stateMask", f.state, f.stateLen);
+  filterField(o, "portMask", f.port, f.portLen);
+  filterField(o, "src", f.src, f.srcLen);
+  filterField(o, "dst", f.dst, f.dstLen);
+  if (const char* problem = validateFilter(f)) throw Napi::TypeError::New(env, problem);
+  return f;
+}
+
+/** A non-negative integer offset (JS number, at most 2^53). */
+double readOffset(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(what) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d > 9007199254740992.0 || std::floor(d) != d) {
+    throw Napi::RangeError::New(env, std::string(what) + " must be a non-negative integer");
+  }
+  return d;
+}
+
+Napi::Float64Array float64Array(const Napi::Env& env, const double* data, size_t n) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, n);
+  if (n > 0) std::memcpy(a.Data(), data, n * sizeof(double));
+  return a;
+}
+
+/** The chunk's aggregate as a ChunkAggregate: typed arrays, one copy, no object per key. */
+Napi::Object toAggregate(const Napi::Env& env, const Scanner& s) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("counters", float64Array(env, s.counters, COUNTER_FIELDS));
+  out.Set("hist", float64Array(env, s.hist, HIST_FIELDS));
+  const size_t n = s.table.size();
+  Napi::Uint8Array keys = Napi::Uint8Array::New(env, n * KEY_BYTES);
+  if (n > 0) std::memcpy(keys.Data(), s.table.keyBytes(), n * KEY_BYTES);
+  out.Set("keys", keys);
+  out.Set("values", float64Array(env, s.table.values(), n * VALUE_FIELDS));
+  Napi::Array lines = Napi::Array::New(env, s.malformedCount);
+  Napi::Array texts = Napi::Array::New(env, s.malformedCount);
+  for (int i = 0; i < s.malformedCount; i++) {
+    lines.Set(i, Napi::Number::New(env, s.malformedLine[i]));
+    napi_value str;
+    const napi_status st =
+        napi_create_string_latin1(env, reinterpret_cast<const char*>(s.malformedText[i]), s.malformedLen[i], &str);
+    NAPI_THROW_IF_FAILED(env, st, Napi::Object());
+    texts.Set(i, Napi::Value(env, str));
+  }
+  out.Set("malformedLines", lines);
+  out.Set("malformedText", texts);
+  return out;
+}
+
+Napi::Array numberArray(const Napi::Env& env, const double* v, size_t n) {
+  Napi::Array a = Napi::Array::New(env, n);
+  for (size_t i = 0; i < n; i++) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, v[i]));
+  return a;
+}
+
+}  // namespace
+
+class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
+ public:
+  CtscopeAddon(Napi::Env env, Napi::Object exports) {
+    DefineAddon(exports, {
+                             InstanceMethod("setErrorClasses", &CtscopeAddon::SetErrorClasses),
+                             InstanceMethod("scanBuffer", &CtscopeAddon::ScanBuffer),
+                             InstanceMethod("scanFile", &CtscopeAddon::ScanFile),
+                             InstanceMethod("layout", &CtscopeAddon::Layout),
+                         });
+  }
+
+ private:
+  Napi::FunctionReference inputError_;
+
+  Napi::Value SetErrorClasses(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "setErrorClasses expects { InputError }");
+    const Napi::Value ctor = info[0].As<Napi::Object>().Get("InputError");
+    if (!ctor.IsFunction()) throw Napi::TypeError::New(env, "setErrorClasses: InputError must be a class");
+    inputError_ = Napi::Persistent(ctor.As<Napi::Function>());
+    return env.Undefined();
+  }
+
+  /** scanBuffer(bytes, start, end, filter): lines of bytes[start, end). */
+  Napi::Value ScanBuffer(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(env, "scanBuffer: bytes must be a Uint8Array");
+    }
+    const Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+    const double start = readOffset(env, info[1], "start");
+    const double end = readOffset(env, info[2], "end");
+    if (end > static_cast<double>(bytes.ElementLength())) throw Napi::RangeError::New(env, "scanBuffer: end is past the buffer");
+    const Filter filter = readFilter(env, info[3]);
+    Scanner scanner(filter);
+    if (start < end) {
+      const uint8_t* base = bytes.Data();
+      scanner.run(base + static_cast<size_t>(start), base + static_cast<size_t>(end));
+    }
+    return toAggregate(env, scanner);
+  }
+
+  /** scanFile(path, start, end, filter): lines of a regular file's bytes [start, end). */
+  Napi::Value ScanFile(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    if (!info[0].IsString()) throw Napi::TypeError::New(env, "scanFile: path must be a string");
+    const std::string path = info[0].As<Napi::String>().Utf8Value();
+    const double start = readOffset(env, info[1], "start");
+    const double end = readOffset(env, info[2], "end");
+    const Filter filter = readFilter(env, info[3]);
+    Scanner scanner(filter);
+    try {
+      scanFileRange(path, static_cast<uint64_t>(start), static_cast<uint64_t>(end), scanner);
+    } catch (const InputFailure& err) {
+      throw inputError(env, err.what(), err.path);
+    }
+    return toAggregate(env, scanner);
+  }
+
+  Napi::Error inputError(const Napi::Env& env, const std::string& message, const std::string& path) {
+    if (inputError_.IsEmpty()) {
+      Napi::Error e = Napi::Error::New(env, message);
+      e.Set("path", Napi::String::New(env, path));
+      return e;
+    }
+    const Napi::Object e = inputError_.New({Napi::String::New(env, message), Napi::String::New(env, path)});
+    return Napi::Error(env, e);
+  }
+
+  Napi::Value Layout(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    auto num = [&](const char* name, double v) { o.Set(name, Napi::Number::New(env, v)); };
+    num("KEY_BYTES", KEY_BYTES);
+    num("K_FAMILY", K_FAMILY);
+    num("K_PROTO", K_PROTO);
+    num("K_STATE", K_STATE);
+    num("K_FLAGS", K_FLAGS);
+    num("K_DPORT", K_DPORT);
+    num("K_SRC", K_SRC);
+    num("K_DST", K_DST);
+    num("F_UNREPLIED", F_UNREPLIED);
+    num("F_ASSURED", F_ASSURED);
+    num("F_OFFLOAD", F_OFFLOAD);
+    num("F_HW_OFFLOAD", F_HW_OFFLOAD);
+    num("F_NAT", F_NAT);
+    num("F_HAS_PORT", F_HAS_PORT);
+    num("VALUE_FIELDS", VALUE_FIELDS);
+    num("V_COUNT", V_COUNT);
+    num("V_PACKETS", V_PACKETS);
+    num("V_BYTES", V_BYTES);
+    num("V_MAX_TIMEOUT", V_MAX_TIMEOUT);
+    num("COUNTER_FIELDS", COUNTER_FIELDS);
+    num("C_LINES", C_LINES);
+    num("C_ENTRIES", C_ENTRIES);
+    num("C_MALFORMED", C_MALFORMED);
+    num("C_BLANK", C_BLANK);
+    num("C_IGNORED", C_IGNORED);
+    num("C_DESTROYED", C_DESTROYED);
+    num("C_FILTERED", C_FILTERED);
+    num("C_ACCT", C_ACCT);
+    num("C_FORM_L3", C_FORM_L3);
+    num("C_FORM_PLAIN", C_FORM_PLAIN);
+    num("C_FORM_XML", C_FORM_XML);
+    num("C_EVENTS", C_EVENTS);
+    o.Set("HIST_EDGES", numberArray(env, HIST_EDGES, HIST_EDGE_COUNT));
+    num("HIST_BUCKETS", HIST_BUCKETS);
+    num("HIST_NONE", HIST_NONE);
+    num("HIST_FIELDS", HIST_FIELDS);
+    num("HIST_ALL", HIST_ALL);
+    num("HIST_TCP_ESTABLISHED", HIST_TCP_ESTABLISHED);
+    num("MALFORMED_SAMPLES", MALFORMED_SAMPLES);
+    num("MALFORMED_SAMPLE_BYTES", MALFORMED_SAMPLE_BYTES);
+    num("MAX_TIMEOUT", MAX_TIMEOUT);
+    num("MAX_DIGITS", MAX_DIGITS);
+    num("STATE_COUNT", STATE_COUNT);
+    Napi::Array names = Napi::Array::New(env, STATE_COUNT);
+    for (int i = 0; i < STATE_COUNT; i++) names.Set(i, Napi::String::New(env, STATE_NAMES[i]));
+    o.Set("STATE_NAMES", names);
+    num("S_ESTABLISHED", S_ESTABLISHED);
+    num("S_SYN_SENT", S_SYN_SENT);
+    num("S_SYN_RECV", S_SYN_RECV);
+    num("S_CLOSE_WAIT", S_CLOSE_WAIT);
+    num("S_TIME_WAIT", S_TIME_WAIT);
+    num("P_ICMP", P_ICMP);
+    num("P_TCP", P_TCP);
+    num("P_UDP", P_UDP);
+    num("P_DCCP", P_DCCP);
+    num("P_GRE", P_GRE);
+    num("P_ICMPV6", P_ICMPV6);
+    num("P_SCTP", P_SCTP);
+    num("P_UDPLITE", P_UDPLITE);
+    num("CIDR_BYTES", CIDR_BYTES);
+    // STATE_ALLOWED as in layout.ts: allowed[proto * STATE_COUNT + state].
+    Napi::Uint8Array allowed = Napi::Uint8Array::New(env, 256 * STATE_COUNT);
+    for (int p = 0; p < 256; p++) {
+      for (int s = 0; s < STATE_COUNT; s++) allowed[static_cast<size_t>(p * STATE_COUNT + s)] = stateAllowed(p, s) ? 1 : 0;
+    }
+    o.Set("STATE_ALLOWED", allowed);
+    return o;
+  }
+};
+
+}  // namespace ctscope
+
+using ctscope::CtscopeAddon;
+NODE_API_ADDON(CtscopeAddon)

@@ -1,0 +1,144 @@
+// Open-addressing table over packed 40-byte flow-class keys with dense, insertion-ordered storage,
+// so a chunk's result is a prefix of two flat arrays (copied out once per chunk).
+#pragma once
+
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "layout.h"
+
+namespace ctscope {
+
+/**
+ * Allocator for the table's arrays: big ones are mapped directly and marked for transparent huge
+ * pages, so random probes into a table of millions of classes do not pay a TLB miss each.
+ */
+template <typename T>
+struct TableAllocator {
+  using value_type = T;
+  static constexpr size_t HUGE_FROM = size_t{2} << 20;
+
+  TableAllocator() = default;
+  template <typename U>
+  TableAllocator(const TableAllocator<U>&) {}  // NOLINT: allocator conversion
+
+  T* allocate(size_t n) {
+    const size_t bytes = n * sizeof(T);
+    if (bytes < HUGE_FROM) return static_cast<T*>(::operator new(bytes));
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return static_cast<T*>(p);
+  }
+
+  void deallocate(T* p, size_t n) {
+    const size_t bytes = n * sizeof(T);
+    if (bytes < HUGE_FROM) {
+      ::operator delete(p);
+    } else {
+      munmap(p, bytes);
+    }
+  }
+
+  template <typename U>
+  bool operator==(const TableAllocator<U>&) const {
+    return true;
+  }
+  template <typename U>
+  bool operator!=(const TableAllocator<U>&) const {
+    return false;
+  }
+};
+
+template <typename T>
+using TableVector = std::vector<T, TableAllocator<T>>;
+
+class FlowTable {
+ public:
+  explicit FlowTable(size_t initialEntries = 4096) {
+    size_t cap = 16;
+    while (cap < initialEntries * 2) cap <<= 1;
+    slots_.assign(cap, 0);
+    mask_ = cap - 1;
+    keys_.reserve(cap / 2 * WORDS);
+    values_.reserve(cap / 2 * VALUE_FIELDS);
+    hashes_.reserve(cap / 2);
+  }
+
+  size_t size() const { return hashes_.size(); }
+  const uint8_t* keyBytes() const { return reinterpret_cast<const uint8_t*>(keys_.data()); }
+  const double* values() const { return values_.data(); }
+
+  /** Values of the entry for key (KEY_BYTES bytes, 8-byte aligned), inserting a fresh entry when new. */
+  double* find(const uint64_t* key) { return find(key, hash(key)); }
+
+  /** Start loading the slot a key with this hash will probe first (the table can be far bigger than the cache). */
+  void prefetch(uint64_t h) const { __builtin_prefetch(&slots_[static_cast<size_t>(h) & mask_]); }
+
+  /** find() with the key's hash() already computed. */
+  double* find(const uint64_t* key, uint64_t h) {
+    const uint64_t tag = h & ~uint64_t{0xffffffff};
+    size_t slot = static_cast<size_t>(h) & mask_;
+    for (;;) {
+      const uint64_t s = slots_[slot];
+      if (s == 0) break;
+      // A slot holds the hash's high half and the entry index + 1: most misses never touch the key.
+      if ((s & ~uint64_t{0xffffffff}) == tag) {
+        const size_t idx = static_cast<uint32_t>(s) - 1;
+        if (std::memcmp(&keys_[idx * WORDS], key, KEY_BYTES) == 0) return &values_[idx * VALUE_FIELDS];
+      }
+      slot = (slot + 1) & mask_;
+    }
+    const size_t idx = hashes_.size();
+    slots_[slot] = tag | (idx + 1);
+    hashes_.push_back(h);
+    keys_.insert(keys_.end(), key, key + WORDS);
+    values_.insert(values_.end(), {0.0, 0.0, 0.0, -1.0});
+    if ((idx + 1) * 2 > mask_ + 1) grow();
+    return &values_[idx * VALUE_FIELDS];
+  }
+
+ static uint64_t hash(const uint64_t* k) {
+    // Two independent multiply lanes folded at the end: a short dependency chain.
+    uint64_t a = (k[0] ^ 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
+    uint64_t b = (k[1] ^ 0x94d049bb133111ebULL) * 0x9e3779b97f4a7c15ULL;
+    a = (a ^ (a >> 29) ^ k[2]) * 0x94d049bb133111ebULL;
+    b = (b ^ (b >> 31) ^ k[3]) * 0xbf58476d1ce4e5b9ULL;
+    a = (a ^ (a >> 32) ^ k[4]) * 0x9e3779b97f4a7c15ULL;
+    uint64_t h = a ^ (b + (b >> 27));
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 29;
+    return h;
+  }
+
+  static constexpr int WORDS = KEY_BYTES / 8;
+
+ private:
+  void grow() {
+    const size_t cap = (mask_ + 1) * 2;
+    slots_.assign(cap, 0);
+    mask_ = cap - 1;
+    const size_t n = hashes_.size();
+    for (size_t i = 0; i < n; i++) {
+      const uint64_t h = hashes_[i];
+      size_t slot = static_cast<size_t>(h) & mask_;
+      while (slots_[slot] != 0) slot = (slot + 1) & mask_;
+      slots_[slot] = (h & ~uint64_t{0xffffffff}) | (i + 1);
+    }
+  }
+
+  TableVector<uint64_t> slots_;   // (hash & 0xffffffff00000000) | (entry index + 1); 0 = empty
+  TableVector<uint64_t> hashes_;  // per entry, so growing never rehashes keys
+  TableVector<uint64_t> keys_;    // WORDS per entry
+  TableVector<double> values_;    // VALUE_FIELDS per entry
+  size_t mask_ = 0;
+};
+
+}  // namespace ctscope

@@ -1,0 +1,1071 @@
+// Port of src/parse/tokenizer.ts. Keep the two in step: every branch here has its twin there, in
+// the same order, so that the differential test can hold the results equal bit for bit.
+// No function on the scanning path owns an object with a destructor: mapped_file.cc may leave
+// it through siglongjmp when the file is truncated under the mapping.
+#include "tokenizer.h"
+
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace ctscope {
+
+namespace {
+
+constexpr int T_SRC = 1;
+constexpr int T_DST = 2;
+constexpr int T_SPORT = 4;
+constexpr int T_DPORT = 8;
+constexpr int T_TYPE = 16;
+constexpr int T_CODE = 32;
+constexpr int T_ID = 64;
+constexpr int T_SRCKEY = 128;
+constexpr int T_DSTKEY = 256;
+constexpr int T_PACKETS = 512;
+constexpr int T_BYTES = 1024;
+
+constexpr int EV_NONE = 0;
+constexpr int EV_UPDATE = 1;
+constexpr int EV_DESTROY = 2;
+
+constexpr int R_ENTRY = 0;
+constexpr int R_MALFORMED = 1;
+constexpr int R_BLANK = 2;
+constexpr int R_IGNORED = 3;
+
+// Byte classes, one table lookup instead of chains of comparisons.
+constexpr uint8_t CL_SPACE = 1;  // ' ' '\t'
+constexpr uint8_t CL_DIGIT = 2;
+constexpr uint8_t CL_KEY = 4;   // key=value key characters: [A-Za-z0-9_-]
+constexpr uint8_t CL_NAME = 8;  // XML name characters: key characters and ':'
+
+struct ByteClasses {
+  uint8_t v[256];
+};
+
+constexpr ByteClasses makeByteClasses() {
+  ByteClasses t{};
+  for (int c = 0; c < 256; c++) {
+    uint8_t k = 0;
+    if (c == 32 || c == 9) k |= CL_SPACE;
+    if (c >= 48 && c <= 57) k |= CL_DIGIT;
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c == 95 || c == 45) k |= CL_KEY | CL_NAME;
+    if (c == 58) k |= CL_NAME;
+    t.v[c] = k;
+  }
+  return t;
+}
+
+constexpr ByteClasses CLASSES = makeByteClasses();
+
+inline bool isSpace(uint8_t c) { return (CLASSES.v[c] & CL_SPACE) != 0; }
+inline bool isDigit(uint8_t c) { return static_cast<unsigned>(c - 48) <= 9u; }
+inline bool isKeyChar(uint8_t c) { return (CLASSES.v[c] & CL_KEY) != 0; }
+inline bool isNameChar(uint8_t c) { return (CLASSES.v[c] & CL_NAME) != 0; }
+
+inline int hexVal(uint8_t c) {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+template <size_t N>
+inline bool eq(const uint8_t* s, const uint8_t* e, const char (&lit)[N]) {
+  return static_cast<size_t>(e - s) == N - 1 && std::memcmp(s, lit, N - 1) == 0;
+}
+
+template <size_t N>
+inline bool startsWith(const uint8_t* s, const uint8_t* e, const char (&lit)[N]) {
+  return static_cast<size_t>(e - s) >= N - 1 && std::memcmp(s, lit, N - 1) == 0;
+}
+
+inline const uint8_t* skipSpace(const uint8_t* p, const uint8_t* e) {
+  while (p < e && isSpace(*p)) p++;
+  return p;
+}
+
+/** First space or tab in [p, e), or e. Tokens are short but numerous: 16 bytes per step. */
+inline const uint8_t* tokenEnd(const uint8_t* p, const uint8_t* e) {
+#if defined(__SSE2__)
+  const __m128i sp = _mm_set1_epi8(' ');
+  const __m128i tab = _mm_set1_epi8('\t');
+  while (e - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const unsigned m = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, tab))));
+    if (m != 0) return p + __builtin_ctz(m);
+    p += 16;
+  }
+#endif
+  while (p < e && !isSpace(*p)) p++;
+  return p;
+}
+
+/** First byte in [p, e) that is not a key character ([A-Za-z0-9_-]), or e. */
+inline const uint8_t* keyEnd(const uint8_t* p, const uint8_t* e) {
+#if defined(__SSE2__)
+  while (e - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    // Unsigned range checks as signed compares after shifting the range to start at -128.
+    const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    const __m128i alpha = _mm_cmplt_epi8(_mm_add_epi8(lower, _mm_set1_epi8(128 - 97)), _mm_set1_epi8(-128 + 26));
+    const __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(128 - 48)), _mm_set1_epi8(-128 + 10));
+    const __m128i other = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('_')), _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    const unsigned ok = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, digit), other)));
+    if (ok != 0xffff) return p + __builtin_ctz(~ok);
+    p += 16;
+  }
+#endif
+  while (p < e && isKeyChar(*p)) p++;
+  return p;
+}
+
+/**
+ * Decimal digits in [s, e) as a double; -1 when not 1..MAX_DIGITS digits. TS computes v = v*10 + d
+ * in doubles: every step is exact below 2^53, so up to 15 digits an integer sum converts to the same
+ * double; longer numbers take the same rounding steps as TS.
+ */
+inline double parseNum(const uint8_t* s, const uint8_t* e) {
+  const ptrdiff_t n = e - s;
+  if (n < 1 || n > MAX_DIGITS) return -1;
+  if (n <= 15) {
+    uint64_t v = 0;
+    for (; s < e; s++) {
+      const unsigned d = static_cast<unsigned>(*s - 48);
+      if (d > 9) return -1;
+      v = v * 10 + d;
+    }
+    return static_cast<double>(v);
+  }
+  double v = 0;
+  for (; s < e; s++) {
+    const unsigned d = static_cast<unsigned>(*s - 48);
+    if (d > 9) return -1;
+    v = v * 10 + static_cast<double>(d);
+  }
+  return v;
+}
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+constexpr bool LITTLE_ENDIAN_CPU = true;
+#else
+constexpr bool LITTLE_ENDIAN_CPU = false;
+#endif
+
+/**
+ * parseNum for a number whose 8 bytes ending at e can be read (lo <= e - 8): up to 8 digits are
+ * checked and converted in one 64-bit word, without a branch per digit. Same results as parseNum.
+ */
+inline double parseNumIn(const uint8_t* lo, const uint8_t* s, const uint8_t* e) {
+  const ptrdiff_t n = e - s;
+  if (LITTLE_ENDIAN_CPU && n >= 1 && n <= 8 && e - lo >= 8) {
+    uint64_t x;
+    std::memcpy(&x, e - 8, 8);
+    // The digits are the top n bytes; the bytes before s become leading '0's.
+    const uint64_t keep = ~uint64_t{0} << (static_cast<unsigned>(8 - n) * 8);
+    x = (x & keep) | (0x3030303030303030ULL & ~keep);
+    if ((x & 0xF0F0F0F0F0F0F0F0ULL) != 0x3030303030303030ULL ||
+        ((x + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) != 0x3030303030303030ULL) {
+      return -1;
+    }
+    x = ((x & 0x0F0F0F0F0F0F0F0FULL) * 2561) >> 8;
+    x = ((x & 0x00FF00FF00FF00FFULL) * 6553601) >> 16;
+    x = ((x & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32;
+    return static_cast<double>(x);
+  }
+  return parseNum(s, e);
+}
+
+int parseV4(const uint8_t* s, const uint8_t* e, uint8_t* out) {
+  const uint8_t* p = s;
+  for (int part = 0; part < 4;) {
+    int v = 0;
+    int digits = 0;
+    while (p < e && isDigit(*p)) {
+      v = v * 10 + (*p - 48);
+      digits++;
+      p++;
+      if (digits > 3) return 0;
+    }
+    if (digits == 0 || v > 255) return 0;
+    out[part] = static_cast<uint8_t>(v);
+    part++;
+    if (part < 4) {
+      if (p >= e || *p != 46) return 0;
+      p++;
+    }
+  }
+  return p == e ? 4 : 0;
+}
+
+int parseV6(const uint8_t* s, const uint8_t* e, uint8_t* out) {
+  // Groups before and after "::" are collected separately, then placed. More than 8 groups can
+  // never be valid, so collection stops there (TS keeps collecting and fails at the end).
+  uint16_t groups[2][8];
+  int n[2] = {0, 0};
+  int cur = 0;
+  bool gap = false;
+  const uint8_t* p = s;
+  if (p + 1 < e && p[0] == 58 && p[1] == 58) {
+    gap = true;
+    cur = 1;
+    p += 2;
+    if (p == e) {
+      std::memset(out, 0, 16);
+      return 6;
+    }
+  } else if (p < e && *p == 58) {
+    return 0;
+  }
+  for (;;) {
+    // One group. TS first finds the next ':' and whether a '.' comes before it; reading hex digits
+    // and looking at the byte that stops them decides the same cases in one pass.
+    const uint8_t* q = p;
+    unsigned v = 0;
+    int h;
+    while (q < e && (h = hexVal(*q)) >= 0) {
+      v = (v << 4) | static_cast<unsigned>(h);
+      q++;
+    }
+    if (q < e && *q != 58) {
+      // A dotted IPv4 tail ends the address; any other byte makes it invalid.
+      if (*q != 46 || std::memchr(q, 58, static_cast<size_t>(e - q)) != nullptr) return 0;
+      uint8_t tmp[4];
+      if (parseV4(p, e, tmp) != 4) return 0;
+      if (n[0] + n[1] + 2 > 8) return 0;
+      groups[cur][n[cur]++] = static_cast<uint16_t>((tmp[0] << 8) | tmp[1]);
+      groups[cur][n[cur]++] = static_cast<uint16_t>((tmp[2] << 8) | tmp[3]);
+      break;
+    }
+    const ptrdiff_t len = q - p;
+    if (len < 1 || len > 4) return 0;
+    if (n[0] + n[1] >= 8) return 0;
+    groups[cur][n[cur]++] = static_cast<uint16_t>(v);
+    p = q;
+    if (p == e) break;
+    if (p + 1 < e && p[1] == 58) {
+      if (gap) return 0;
+      gap = true;
+      cur = 1;
+      p += 2;
+      if (p == e) break;
+    } else {
+      p += 1;
+      if (p == e) return 0;
+    }
+  }
+  const int total = n[0] + n[1];
+  if (gap ? total > 7 : total != 8) return 0;
+  std::memset(out, 0, 16);
+  for (int i = 0; i < n[0]; i++) {
+    out[2 * i] = static_cast<uint8_t>(groups[0][i] >> 8);
+    out[2 * i + 1] = static_cast<uint8_t>(groups[0][i] & 255);
+  }
+  const int t0 = 8 - n[1];
+  for (int i = 0; i < n[1]; i++) {
+    out[2 * (t0 + i)] = static_cast<uint8_t>(groups[1][i] >> 8);
+    out[2 * (t0 + i) + 1] = static_cast<uint8_t>(groups[1][i] & 255);
+  }
+  return 6;
+}
+
+/**
+ * The common dotted quad, without a branch per digit: [s, e) must be four runs of 1..3 digits
+ * separated by three dots, each at most 255 (exactly what parseV4 accepts). Needs 18 readable
+ * bytes from s (below hi). Returns 4, or 0 when it cannot decide (parseV4 then does).
+ */
+inline int parseV4Fast(const uint8_t* s, const uint8_t* e, const uint8_t* hi, uint8_t* out) {
+#if defined(__SSE2__)
+  const ptrdiff_t n = e - s;
+  if (n < 7 || n > 15 || hi - s < 18) return 0;
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+  const unsigned valid = (1u << n) - 1;
+  unsigned dots = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')))) & valid;
+  const unsigned digits =
+      static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(128 - 48)), _mm_set1_epi8(-128 + 10)))) &
+      valid;
+  if ((dots | digits) != valid || dots == 0) return 0;
+  const int d1 = __builtin_ctz(dots);
+  dots &= dots - 1;
+  if (dots == 0) return 0;
+  const int d2 = __builtin_ctz(dots);
+  dots &= dots - 1;
+  if (dots == 0) return 0;
+  const int d3 = __builtin_ctz(dots);
+  if ((dots & (dots - 1)) != 0) return 0;  // a fourth dot
+  const int starts[4] = {0, d1 + 1, d2 + 1, d3 + 1};
+  const int lens[4] = {d1, d2 - d1 - 1, d3 - d2 - 1, static_cast<int>(n) - d3 - 1};
+  unsigned bad = 0;
+  uint8_t octets[4];
+  for (int i = 0; i < 4; i++) {
+    const uint8_t* o = s + starts[i];
+    const unsigned a = o[0] - 48u, b = o[1] - 48u, c = o[2] - 48u;
+    const int l = lens[i];
+    const unsigned val = l == 1 ? a : l == 2 ? a * 10 + b : a * 100 + b * 10 + c;
+    bad |= static_cast<unsigned>(l < 1 || l > 3) | static_cast<unsigned>(val > 255);
+    octets[i] = static_cast<uint8_t>(val);
+  }
+  if (bad != 0) return 0;
+  std::memcpy(out, octets, 4);
+  return 4;
+#else
+  (void)s;
+  (void)e;
+  (void)hi;
+  (void)out;
+  return 0;
+#endif
+}
+
+/**
+ * The fully expanded IPv6 form /proc prints: eight groups of exactly four hex digits. Needs 48
+ * readable bytes from s (below hi). Returns 6, or 0 when it cannot decide (parseV6 then does).
+ */
+inline int parseV6Expanded(const uint8_t* s, const uint8_t* e, const uint8_t* hi, uint8_t* out) {
+#if defined(__SSE2__)
+  if (e - s != 39 || hi - s < 48 || !LITTLE_ENDIAN_CPU) return 0;
+  uint64_t colons = 0;
+  uint64_t hex = 0;
+  for (int i = 0; i < 3; i++) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16 * i));
+    const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    const __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(128 - 48)), _mm_set1_epi8(-128 + 10));
+    const __m128i af = _mm_cmplt_epi8(_mm_add_epi8(lower, _mm_set1_epi8(128 - 97)), _mm_set1_epi8(-128 + 6));
+    colons |= static_cast<uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':'))))) << (16 * i);
+    hex |= static_cast<uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(digit, af)))) << (16 * i);
+  }
+  constexpr uint64_t VALID = (uint64_t{1} << 39) - 1;
+  // ':' at 4, 9, 14, ..., 34; hex digits everywhere else.
+  constexpr uint64_t COLONS = (uint64_t{1} << 4) | (uint64_t{1} << 9) | (uint64_t{1} << 14) | (uint64_t{1} << 19) |
+                              (uint64_t{1} << 24) | (uint64_t{1} << 29) | (uint64_t{1} << 34);
+  if ((colons & VALID) != COLONS || (hex & VALID) != (VALID & ~COLONS)) return 0;
+  for (int g = 0; g < 8; g++) {
+    uint32_t x;
+    std::memcpy(&x, s + 5 * g, 4);
+    // ASCII hex digit to its value: low nibble, plus 9 for letters (bit 6 set).
+    const uint32_t nib = (x & 0x0F0F0F0Fu) + 9 * ((x >> 6) & 0x01010101u);
+    const uint32_t t = ((nib & 0x000F000Fu) << 4) | ((nib >> 8) & 0x000F000Fu);
+    out[2 * g] = static_cast<uint8_t>(t);
+    out[2 * g + 1] = static_cast<uint8_t>(t >> 16);
+  }
+  return 6;
+#else
+  (void)s;
+  (void)e;
+  (void)hi;
+  (void)out;
+  return 0;
+#endif
+}
+
+/** IPv4 or IPv6 address in [s, e) into out[0..16). Returns 4, 6, or 0 when invalid. hi bounds the readable bytes. */
+int parseAddress(const uint8_t* s, const uint8_t* e, const uint8_t* hi, uint8_t* out) {
+  if (parseV4Fast(s, e, hi, out) == 4) {
+    std::memset(out + 4, 0, 12);
+    return 4;
+  }
+  if (parseV6Expanded(s, e, hi, out) == 6) return 6;
+  // TS looks for ':' first; a text that parses as IPv4 has none, so trying IPv4 first is the same.
+  if (parseV4(s, e, out) == 4) {
+    std::memset(out + 4, 0, 12);
+    return 4;
+  }
+  if (std::memchr(s, 58, static_cast<size_t>(e - s)) == nullptr) return 0;
+  return parseV6(s, e, out);
+}
+
+inline int histBucket(double t) {
+  if (t < 0) return HIST_NONE;
+  int i = HIST_EDGE_COUNT - 1;
+  while (t < HIST_EDGES[i]) i--;
+  return i;
+}
+
+bool cidrMatch(const uint8_t* list, size_t len, int family, const uint8_t* addr) {
+  for (size_t r = 0; r + CIDR_BYTES <= len; r += CIDR_BYTES) {
+    if (list[r] != family) continue;
+    int bits = list[r + 1];
+    int i = 0;
+    bool ok = true;
+    while (bits >= 8) {
+      if (list[r + 2 + i] != addr[i]) {
+        ok = false;
+        break;
+      }
+      i++;
+      bits -= 8;
+    }
+    if (ok && bits > 0) {
+      const int mask = (0xff << (8 - bits)) & 0xff;
+      if ((list[r + 2 + i] & mask) != (addr[i] & mask)) ok = false;
+    }
+    if (ok) return true;
+  }
+  return false;
+}
+
+constexpr size_t litLen(const char* s) {
+  size_t n = 0;
+  while (s[n] != 0) n++;
+  return n;
+}
+
+inline bool eqN(const uint8_t* s, const char* lit, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] != static_cast<uint8_t>(lit[i])) return false;
+  }
+  return true;
+}
+
+struct L4Name {
+  const char* name;
+  size_t len;
+  int num;
+};
+constexpr L4Name L4_NAMES[] = {{"tcp", 3, P_TCP},     {"udp", 3, P_UDP},   {"udplite", 7, P_UDPLITE},
+                               {"icmp", 4, P_ICMP},   {"icmpv6", 6, P_ICMPV6}, {"sctp", 4, P_SCTP},
+                               {"gre", 3, P_GRE},     {"dccp", 4, P_DCCP}, {"unknown", 7, -1}};
+
+inline bool knownProto(int n) {
+  return n == P_TCP || n == P_UDP || n == P_UDPLITE || n == P_ICMP || n == P_ICMPV6 || n == P_SCTP || n == P_GRE ||
+         n == P_DCCP;
+}
+
+struct StateLengths {
+  uint8_t v[STATE_COUNT];
+};
+
+constexpr StateLengths makeStateLengths() {
+  StateLengths t{};
+  for (int i = 0; i < STATE_COUNT; i++) t.v[i] = static_cast<uint8_t>(litLen(STATE_NAMES[i]));
+  return t;
+}
+
+constexpr StateLengths STATE_LENGTHS = makeStateLengths();
+
+/** State enum of the name in [s, e), 0 when none. */
+inline int stateOf(const uint8_t* s, const uint8_t* e) {
+  const ptrdiff_t n = e - s;
+  for (int i = 1; i < STATE_COUNT; i++) {
+    if (n == STATE_LENGTHS.v[i] && eqN(s, STATE_NAMES[i], static_cast<size_t>(n))) return i;
+  }
+  return 0;
+}
+
+constexpr int X_OTHER = 0;
+constexpr int X_META = 1;
+constexpr int X_LAYER3 = 2;
+constexpr int X_LAYER4 = 3;
+constexpr int X_SRC = 4;
+constexpr int X_DST = 5;
+constexpr int X_SPORT = 6;
+constexpr int X_DPORT = 7;
+constexpr int X_PACKETS = 8;
+constexpr int X_BYTES = 9;
+constexpr int X_STATE = 10;
+constexpr int X_TIMEOUT = 11;
+constexpr int X_UNREPLIED = 12;
+constexpr int X_ASSURED = 13;
+
+int xmlName(const uint8_t* s, const uint8_t* e) {
+  if (eq(s, e, "meta")) return X_META;
+  if (eq(s, e, "layer3")) return X_LAYER3;
+  if (eq(s, e, "layer4")) return X_LAYER4;
+  if (eq(s, e, "src")) return X_SRC;
+  if (eq(s, e, "dst")) return X_DST;
+  if (eq(s, e, "sport")) return X_SPORT;
+  if (eq(s, e, "dport")) return X_DPORT;
+  if (eq(s, e, "packets")) return X_PACKETS;
+  if (eq(s, e, "bytes")) return X_BYTES;
+  if (eq(s, e, "state")) return X_STATE;
+  if (eq(s, e, "timeout")) return X_TIMEOUT;
+  if (eq(s, e, "unreplied")) return X_UNREPLIED;
+  if (eq(s, e, "assured")) return X_ASSURED;
+  return X_OTHER;
+}
+
+}  // namespace
+
+const char* validateFilter(const Filter& f) {
+  if (f.protoLen != 0 && f.protoLen != 256) return "protoMask must have 0 or 256 bytes";
+  if (f.stateLen != 0 && f.stateLen != static_cast<size_t>(STATE_COUNT)) return "stateMask must have 0 or STATE_COUNT bytes";
+  if (f.portLen != 0 && f.portLen != 65536) return "portMask must have 0 or 65536 bytes";
+  const uint8_t* lists[2] = {f.src, f.dst};
+  const size_t lens[2] = {f.srcLen, f.dstLen};
+  for (int l = 0; l < 2; l++) {
+    if (lens[l] % CIDR_BYTES != 0) return "src/dst filter lists must be a multiple of 18 bytes";
+    for (size_t r = 0; r < lens[l]; r += CIDR_BYTES) {
+      const int fam = lists[l][r];
+      const int bits = lists[l][r + 1];
+      if ((fam != 4 && fam != 6) || bits > (fam == 4 ? 32 : 128)) return "src/dst filter entry has a bad family or prefix length";
+    }
+  }
+  return nullptr;
+}
+
+void Scanner::run(const uint8_t* p, const uint8_t* end) {
+  lo_ = p;
+  hi_ = end;
+  while (p < end) {
+    const uint8_t* nl = static_cast<const uint8_t*>(std::memchr(p, 10, static_cast<size_t>(end - p)));
+    if (nl == nullptr) nl = end;
+    const uint8_t* le = nl;
+    if (le > p && le[-1] == 13) le--;
+    const int r = line(p, le);
+    counters[C_LINES]++;
+    if (r == R_MALFORMED) {
+      counters[C_MALFORMED]++;
+      if (malformedCount < MALFORMED_SAMPLES) {
+        size_t n = static_cast<size_t>(le - p);
+        if (n > static_cast<size_t>(MALFORMED_SAMPLE_BYTES)) n = MALFORMED_SAMPLE_BYTES;
+        std::memcpy(malformedText[malformedCount], p, n);
+        malformedLen[malformedCount] = static_cast<uint16_t>(n);
+        malformedLine[malformedCount] = lineNo_;
+        malformedCount++;
+      }
+    } else if (r == R_BLANK) {
+      counters[C_BLANK]++;
+    } else if (r == R_IGNORED) {
+      counters[C_IGNORED]++;
+    }
+    lineNo_++;
+    if (nl == end) break;
+    p = nl + 1;
+  }
+  commitAll();
+}
+
+void Scanner::commitOldest() {
+  const Pending& e = pending_[pendingHead_];
+  double* v = table.find(reinterpret_cast<const uint64_t*>(e.key), e.hash);
+  v[V_COUNT]++;
+  v[V_PACKETS] += e.packets;
+  v[V_BYTES] += e.bytes;
+  if (e.timeout > v[V_MAX_TIMEOUT]) v[V_MAX_TIMEOUT] = e.timeout;
+  pendingHead_ = (pendingHead_ + 1) % PIPELINE;
+  pendingCount_--;
+}
+
+void Scanner::commitAll() {
+  while (pendingCount_ > 0) commitOldest();
+}
+
+void Scanner::reset() {
+  l3_ = 0;
+  proto_ = 0;
+  state_ = 0;
+  flags_ = 0;
+  timeout_ = -1;
+  event_ = EV_NONE;
+  tuple_ = 0;
+  bits1_ = 0;
+  bits2_ = 0;
+  fam1s_ = fam1d_ = fam2s_ = fam2d_ = 0;
+  sport1_ = dport1_ = sport2_ = dport2_ = 0;
+  packets1_ = packets2_ = bytes1_ = bytes2_ = 0;
+}
+
+int Scanner::line(const uint8_t* ls, const uint8_t* le) {
+  const uint8_t* p = skipSpace(ls, le);
+  if (p == le) return R_BLANK;
+  const uint8_t* e = le;
+  while (isSpace(e[-1])) e--;
+  reset();
+  if (*p == 60) return xml(p, e);
+  if (startsWith(p, e, "conntrack v") && e - p >= 16 && startsWith(e - 16, e, "have been shown.")) return R_IGNORED;
+  return text(p, e);
+}
+
+int Scanner::text(const uint8_t* p, const uint8_t* e) {
+  // "[sec.usec]" timestamp prefix (conntrack -E -o timestamp)
+  if (*p == 91 && p + 1 < e && isDigit(p[1])) {
+    p++;
+    while (p < e && isDigit(*p)) p++;
+    if (p >= e || *p != 46) return R_MALFORMED;
+    p++;
+    const uint8_t* d = p;
+    while (p < e && isDigit(*p)) p++;
+    if (p == d || p >= e || *p != 93) return R_MALFORMED;
+    p++;
+    if (p >= e || !isSpace(*p)) return R_MALFORMED;
+    p = skipSpace(p, e);
+  }
+  // Event prefix.
+  const uint8_t* q = tokenEnd(p, e);
+  if (p < e && *p == 91) {
+    if (eq(p, q, "[NEW]") || eq(p, q, "[UPDATE]")) {
+      event_ = EV_UPDATE;
+    } else if (eq(p, q, "[DESTROY]")) {
+      event_ = EV_DESTROY;
+    } else {
+      return R_MALFORMED;
+    }
+    p = skipSpace(q, e);
+    q = tokenEnd(p, e);
+  }
+  // Optional l3 columns.
+  int form = C_FORM_PLAIN;
+  if (eq(p, q, "ipv4") || eq(p, q, "ipv6")) {
+    const bool v6 = p[3] == 54;
+    form = C_FORM_L3;
+    l3_ = v6 ? 6 : 4;
+    p = skipSpace(q, e);
+    q = tokenEnd(p, e);
+    const double n = parseNumIn(lo_, p, q);
+    if (n != (v6 ? 10 : 2)) return R_MALFORMED;
+    p = skipSpace(q, e);
+    q = tokenEnd(p, e);
+  }
+  // l4 name and number.
+  int expect = -2;
+  for (const L4Name& l4 : L4_NAMES) {
+    if (static_cast<size_t>(q - p) == l4.len && eqN(p, l4.name, l4.len)) {
+      expect = l4.num;
+      break;
+    }
+  }
+  if (expect == -2) return R_MALFORMED;
+  p = skipSpace(q, e);
+  q = tokenEnd(p, e);
+  if (q - p > 3) return R_MALFORMED;
+  const double protoNum = parseNumIn(lo_, p, q);
+  if (protoNum < 0 || protoNum > 255) return R_MALFORMED;
+  const int proto = static_cast<int>(protoNum);
+  if (expect == -1 ? knownProto(proto) : proto != expect) return R_MALFORMED;
+  proto_ = proto;
+  p = skipSpace(q, e);
+  q = tokenEnd(p, e);
+  // Optional remaining timeout.
+  if (p < e && isDigit(*p)) {
+    const double t = parseNumIn(lo_, p, q);
+    if (t < 0 || t > MAX_TIMEOUT) return R_MALFORMED;
+    timeout_ = t;
+    p = skipSpace(q, e);
+    q = tokenEnd(p, e);
+  }
+  // Optional state word.
+  if (p < e && *p >= 65 && *p <= 90) {
+    const int st = stateOf(p, q);
+    if (st == 0 || !stateAllowed(proto, st)) return R_MALFORMED;
+    state_ = st;
+    p = q;
+  }
+  // key=value and [FLAG] tokens.
+  const bool icmp = proto == P_ICMP || proto == P_ICMPV6;
+  const bool ports = hasPorts(proto);
+  const bool gre = proto == P_GRE;
+  while (p < e) {
+    p = skipSpace(p, e);
+    if (p >= e) break;
+    if (*p == 91) {
+      q = p + 1;
+      while (q < e && *q != 93) q++;
+      if (q >= e) return R_MALFORMED;
+      const uint8_t* fs = p + 1;
+      if (eq(fs, q, "UNREPLIED")) {
+        flags_ |= F_UNREPLIED;
+      } else if (eq(fs, q, "ASSURED")) {
+        flags_ |= F_ASSURED;
+      } else if (eq(fs, q, "OFFLOAD")) {
+        flags_ |= F_OFFLOAD;
+      } else if (eq(fs, q, "HW_OFFLOAD")) {
+        flags_ |= F_HW_OFFLOAD;
+      }
+      p = q + 1;
+      if (p < e && !isSpace(*p)) return R_MALFORMED;
+      continue;
+    }
+    // Key characters up to '=', then the value up to the next space.
+    const uint8_t* ks = p;
+    q = keyEnd(p, e);
+    if (q == ks || q >= e || *q != 61) {
+      // No key, or a byte that is neither a key character nor '=' before the first '=':
+      // malformed either way (TS checks the key characters after finding '=').
+      return R_MALFORMED;
+    }
+    const uint8_t* eqPos = q;
+    q = tokenEnd(eqPos + 1, e);
+    if (eqPos + 1 >= q) return R_MALFORMED;
+    const ptrdiff_t klen = eqPos - ks;
+    const uint8_t* vs = eqPos + 1;
+    p = q;
+    const uint8_t k0 = ks[0];
+    int bit = 0;
+    if (klen == 3 && k0 == 's' && ks[1] == 'r' && ks[2] == 'c') {
+      // src= opens the next tuple
+      if (tuple_ == 2) return R_MALFORMED;
+      tuple_++;
+      if (!setAddr(vs, q, true)) return R_MALFORMED;
+      continue;
+    }
+    if (klen == 3 && k0 == 'd' && ks[1] == 's' && ks[2] == 't') {
+      bit = T_DST;
+    } else if (klen == 5 && ks[1] == 'p' && ks[2] == 'o' && ks[3] == 'r' && ks[4] == 't' && ports) {
+      if (k0 == 's') {
+        bit = T_SPORT;
+      } else if (k0 == 'd') {
+        bit = T_DPORT;
+      }
+    } else if (klen == 7 && std::memcmp(ks, "packets", 7) == 0) {
+      bit = T_PACKETS;
+    } else if (klen == 5 && std::memcmp(ks, "bytes", 5) == 0) {
+      bit = T_BYTES;
+    } else if (icmp && klen == 4 && std::memcmp(ks, "type", 4) == 0) {
+      bit = T_TYPE;
+    } else if (icmp && klen == 4 && std::memcmp(ks, "code", 4) == 0) {
+      bit = T_CODE;
+    } else if (icmp && klen == 2 && k0 == 'i' && ks[1] == 'd') {
+      bit = T_ID;
+    } else if (gre && klen == 6 && std::memcmp(ks, "srckey", 6) == 0) {
+      bit = T_SRCKEY;
+    } else if (gre && klen == 6 && std::memcmp(ks, "dstkey", 6) == 0) {
+      bit = T_DSTKEY;
+    }
+    if (bit == 0) continue;  // any other key: mark=, use=, zone=, secctx=, labels=, id=, ...
+    const int have = tuple_ == 1 ? bits1_ : bits2_;
+    if (tuple_ == 0 || (have & bit) != 0) {
+      if (bit == T_ID) continue;  // a second id= is the conntrack id (-o id)
+      return R_MALFORMED;
+    }
+    if (tuple_ == 1) {
+      bits1_ |= bit;
+    } else {
+      bits2_ |= bit;
+    }
+    if (!setField(bit, vs, q)) return R_MALFORMED;
+  }
+  // Protocol-specific tuple fields (XML omits ICMP and GRE ones, text always prints them).
+  int need = 0;
+  if (icmp) {
+    need = T_TYPE | T_CODE | T_ID;
+  } else if (gre) {
+    need = T_SRCKEY | T_DSTKEY;
+  }
+  if ((bits1_ & need) != need || (bits2_ & need) != need) return R_MALFORMED;
+  return finish(form);
+}
+
+bool Scanner::setAddr(const uint8_t* s, const uint8_t* e, bool isSrc) {
+  int fam;
+  if (tuple_ == 1) {
+    fam = parseAddress(s, e, hi_, key_ + (isSrc ? K_SRC : K_DST));
+    if (isSrc) {
+      bits1_ |= T_SRC;
+      fam1s_ = fam;
+    } else {
+      fam1d_ = fam;
+    }
+  } else {
+    fam = parseAddress(s, e, hi_, reply_ + (isSrc ? 0 : 16));
+    if (isSrc) {
+      bits2_ |= T_SRC;
+      fam2s_ = fam;
+    } else {
+      fam2d_ = fam;
+    }
+  }
+  return fam != 0;
+}
+
+bool Scanner::setField(int bit, const uint8_t* s, const uint8_t* e) {
+  const bool t1 = tuple_ == 1;
+  switch (bit) {
+    case T_DST:
+      return setAddr(s, e, false);
+    case T_SPORT:
+    case T_DPORT: {
+      if (e - s > 5) return false;
+      const double v = parseNumIn(lo_, s, e);
+      if (v < 0 || v > 65535) return false;
+      const int port = static_cast<int>(v);
+      if (bit == T_SPORT) {
+        (t1 ? sport1_ : sport2_) = port;
+      } else {
+        (t1 ? dport1_ : dport2_) = port;
+      }
+      return true;
+    }
+    case T_PACKETS:
+    case T_BYTES: {
+      const double v = parseNumIn(lo_, s, e);
+      if (v < 0) return false;
+      if (bit == T_PACKETS) {
+        (t1 ? packets1_ : packets2_) = v;
+      } else {
+        (t1 ? bytes1_ : bytes2_) = v;
+      }
+      return true;
+    }
+    case T_TYPE:
+    case T_CODE: {
+      if (e - s > 3) return false;
+      const double v = parseNumIn(lo_, s, e);
+      return v >= 0 && v <= 255;
+    }
+    case T_ID: {
+      if (e - s > 5) return false;
+      const double v = parseNumIn(lo_, s, e);
+      return v >= 0 && v <= 65535;
+    }
+    default: {
+      // GRE key: 0x + 1..8 hex digits
+      if (e - s < 3 || e - s > 10 || s[0] != 48 || (s[1] != 120 && s[1] != 88)) return false;
+      for (const uint8_t* i = s + 2; i < e; i++) {
+        if (hexVal(*i) < 0) return false;
+      }
+      return true;
+    }
+  }
+}
+
+int Scanner::xml(const uint8_t* p, const uint8_t* e) {
+  if (startsWith(p, e, "<?xml") && e[-2] == 63 && e[-1] == 62) return R_IGNORED;
+  if (eq(p, e, "<conntrack>") || eq(p, e, "</conntrack>")) return R_IGNORED;
+  // <flow [type="new|update|destroy"]>
+  const uint8_t* q = p + 1;
+  while (q < e && isNameChar(*q)) q++;
+  if (!eq(p + 1, q, "flow")) return R_MALFORMED;
+  const uint8_t* after = attrs(q, e);
+  if (after == nullptr) return R_MALFORMED;
+  if (attrType_ == 1) {
+    event_ = EV_UPDATE;
+  } else if (attrType_ == 2) {
+    event_ = EV_DESTROY;
+  }
+  p = after;
+  if (attrSelfClosing_) return R_MALFORMED;
+  int dir = 0;
+  bool done = false;
+  while (p < e) {
+    if (*p != 60) {
+      p++;
+      continue;
+    }
+    // A tag. TS reads one byte past the line end here when '<' is last; either way the tag
+    // has an empty name and the line is malformed.
+    const bool closing = p + 1 < e && p[1] == 47;
+    const uint8_t* ns = closing ? p + 2 : p + 1;
+    q = ns;
+    while (q < e && isNameChar(*q)) q++;
+    const uint8_t* ne = q;
+    if (ne == ns) return R_MALFORMED;
+    if (closing) {
+      if (q >= e || *q != 62) return R_MALFORMED;
+      p = q + 1;
+      if (eq(ns, ne, "flow")) {
+        done = true;
+        break;
+      }
+      if (xmlName(ns, ne) == X_META) dir = 0;
+      continue;
+    }
+    after = attrs(ne, e);
+    if (after == nullptr) return R_MALFORMED;
+    p = after;
+    const int name = xmlName(ns, ne);
+    if (name == X_META) {
+      if (attrDirection_ == 0) return R_MALFORMED;
+      dir = attrDirection_;
+      if (dir == 1 || dir == 2) {
+        if (tuple_ >= dir) return R_MALFORMED;
+        tuple_ = dir;
+      }
+      continue;
+    }
+    if (name == X_LAYER3) {
+      if (dir != 1 && dir != 2) return R_MALFORMED;
+      const int fam = attrProtonum_ == 2 ? 4 : attrProtonum_ == 10 ? 6 : 0;
+      if (fam == 0 || (l3_ != 0 && l3_ != fam)) return R_MALFORMED;
+      l3_ = fam;
+      continue;
+    }
+    if (name == X_LAYER4) {
+      if (dir != 1 && dir != 2) return R_MALFORMED;
+      const double n = attrProtonum_;
+      if (n < 0 || n > 255) return R_MALFORMED;
+      if (dir == 1) {
+        proto_ = static_cast<int>(n);
+      } else if (n != proto_) {
+        return R_MALFORMED;
+      }
+      continue;
+    }
+    if (name == X_UNREPLIED || name == X_ASSURED) {
+      if (dir != 3 || !attrSelfClosing_) return R_MALFORMED;
+      flags_ |= name == X_UNREPLIED ? F_UNREPLIED : F_ASSURED;
+      continue;
+    }
+    if (name == X_OTHER || attrSelfClosing_) continue;
+    // A value element: text up to "</name>".
+    const uint8_t* vs = p;
+    while (p < e && *p != 60) p++;
+    const uint8_t* ve = p;
+    const ptrdiff_t nlen = ne - ns;
+    if (e - p <= 2 + nlen || p[1] != 47) return R_MALFORMED;
+    if (std::memcmp(p + 2, ns, static_cast<size_t>(nlen)) != 0) return R_MALFORMED;
+    if (p[2 + nlen] != 62) return R_MALFORMED;
+    p = p + 3 + nlen;
+    if (name == X_STATE || name == X_TIMEOUT) {
+      if (dir != 3) return R_MALFORMED;
+      if (name == X_TIMEOUT) {
+        if (timeout_ >= 0) return R_MALFORMED;
+        const double t = parseNumIn(lo_, vs, ve);
+        if (t < 0 || t > MAX_TIMEOUT) return R_MALFORMED;
+        timeout_ = t;
+      } else {
+        if (state_ != 0) return R_MALFORMED;
+        const int st = stateOf(vs, ve);
+        if (st == 0 || !stateAllowed(proto_, st)) return R_MALFORMED;
+        state_ = st;
+      }
+      continue;
+    }
+    if (dir != 1 && dir != 2) return R_MALFORMED;
+    int bit;
+    if (name == X_SRC) {
+      bit = T_SRC;
+    } else if (name == X_DST) {
+      bit = T_DST;
+    } else if (name == X_SPORT) {
+      bit = T_SPORT;
+    } else if (name == X_DPORT) {
+      bit = T_DPORT;
+    } else if (name == X_PACKETS) {
+      bit = T_PACKETS;
+    } else {
+      bit = T_BYTES;
+    }
+    if ((bit == T_SPORT || bit == T_DPORT) && !hasPorts(proto_)) return R_MALFORMED;
+    const int have = dir == 1 ? bits1_ : bits2_;
+    if ((have & bit) != 0) return R_MALFORMED;
+    if (bit == T_SRC) {
+      if (!setAddr(vs, ve, true)) return R_MALFORMED;
+    } else {
+      if (dir == 1) {
+        bits1_ |= bit;
+      } else {
+        bits2_ |= bit;
+      }
+      if (!setField(bit, vs, ve)) return R_MALFORMED;
+    }
+  }
+  if (!done) return R_MALFORMED;
+  p = skipSpace(p, e);
+  if (p != e) return R_MALFORMED;
+  if (tuple_ != 2) return R_MALFORMED;
+  return finish(C_FORM_XML);
+}
+
+const uint8_t* Scanner::attrs(const uint8_t* p, const uint8_t* e) {
+  attrType_ = 0;
+  attrDirection_ = 0;
+  attrProtonum_ = -1;
+  attrSelfClosing_ = false;
+  for (;;) {
+    p = skipSpace(p, e);
+    if (p >= e) return nullptr;
+    if (*p == 62) return p + 1;
+    if (*p == 47) {
+      if (p + 1 < e && p[1] == 62) {
+        attrSelfClosing_ = true;
+        return p + 2;
+      }
+      return nullptr;
+    }
+    const uint8_t* ns = p;
+    while (p < e && isNameChar(*p)) p++;
+    const uint8_t* ne = p;
+    if (ne == ns || p + 1 >= e || *p != 61 || p[1] != 34) return nullptr;
+    p += 2;
+    const uint8_t* vs = p;
+    while (p < e && *p != 34) p++;
+    if (p >= e) return nullptr;
+    const uint8_t* ve = p;
+    p++;
+    if (eq(ns, ne, "type")) {
+      if (eq(vs, ve, "destroy")) {
+        attrType_ = 2;
+      } else if (eq(vs, ve, "new") || eq(vs, ve, "update")) {
+        attrType_ = 1;
+      } else {
+        return nullptr;
+      }
+    } else if (eq(ns, ne, "direction")) {
+      if (eq(vs, ve, "original")) {
+        attrDirection_ = 1;
+      } else if (eq(vs, ve, "reply")) {
+        attrDirection_ = 2;
+      } else if (eq(vs, ve, "independent")) {
+        attrDirection_ = 3;
+      } else {
+        return nullptr;
+      }
+    } else if (eq(ns, ne, "protonum")) {
+      if (ve - vs > 3) return nullptr;
+      attrProtonum_ = parseNumIn(lo_, vs, ve);
+      if (attrProtonum_ < 0) return nullptr;
+    }
+  }
+}
+
+int Scanner::finish(int form) {
+  if (tuple_ != 2) return R_MALFORMED;
+  if ((bits1_ & (T_SRC | T_DST)) != (T_SRC | T_DST) || (bits2_ & (T_SRC | T_DST)) != (T_SRC | T_DST)) return R_MALFORMED;
+  const int proto = proto_;
+  const bool ports = hasPorts(proto);
+  if (ports && ((bits1_ & (T_SPORT | T_DPORT)) != (T_SPORT | T_DPORT) || (bits2_ & (T_SPORT | T_DPORT)) != (T_SPORT | T_DPORT))) {
+    return R_MALFORMED;
+  }
+  const int fam = fam1s_;
+  if (fam1d_ != fam || fam2s_ != fam || fam2d_ != fam || (l3_ != 0 && l3_ != fam)) return R_MALFORMED;
+  counters[form]++;
+  if (event_ == EV_DESTROY) {
+    counters[C_DESTROYED]++;
+    return R_ENTRY;
+  }
+  uint8_t* key = key_;
+  key[K_FAMILY] = static_cast<uint8_t>(fam);
+  key[K_PROTO] = static_cast<uint8_t>(proto);
+  key[K_STATE] = static_cast<uint8_t>(state_);
+  int flags = flags_;
+  if (ports) flags |= F_HAS_PORT;
+  // NAT: the reply tuple is not the original one inverted.
+  bool nat = ports && (sport2_ != dport1_ || dport2_ != sport1_);
+  if (!nat) nat = std::memcmp(reply_, key + K_DST, 16) != 0 || std::memcmp(reply_ + 16, key + K_SRC, 16) != 0;
+  if (nat) flags |= F_NAT;
+  key[K_FLAGS] = static_cast<uint8_t>(flags);
+  const int dport = ports ? dport1_ : 0;
+  key[K_DPORT] = static_cast<uint8_t>(dport >> 8);
+  key[K_DPORT + 1] = static_cast<uint8_t>(dport & 255);
+  key[6] = 0;
+  key[7] = 0;
+  // Filters.
+  const Filter& f = filter_;
+  if ((f.protoLen > 0 && f.proto[proto] != 1) || (f.stateLen > 0 && f.state[state_] != 1) ||
+      (f.portLen > 0 && !(ports && (f.port[sport1_] == 1 || f.port[dport1_] == 1))) ||
+      (f.srcLen > 0 && !cidrMatch(f.src, f.srcLen, fam, key + K_SRC)) ||
+      (f.dstLen > 0 && !cidrMatch(f.dst, f.dstLen, fam, key + K_DST))) {
+    counters[C_FILTERED]++;
+    return R_ENTRY;
+  }
+  counters[C_ENTRIES]++;
+  if (event_ == EV_UPDATE) counters[C_EVENTS]++;
+  if (((bits1_ | bits2_) & (T_PACKETS | T_BYTES)) != 0) counters[C_ACCT]++;
+  if (pendingCount_ == PIPELINE) commitOldest();
+  Pending& pe = pending_[(pendingHead_ + pendingCount_) % PIPELINE];
+  pendingCount_++;
+  std::memcpy(pe.key, key_, KEY_BYTES);
+  pe.hash = FlowTable::hash(reinterpret_cast<const uint64_t*>(pe.key));
+  table.prefetch(pe.hash);
+  pe.packets = packets1_ + packets2_;
+  pe.bytes = bytes1_ + bytes2_;
+  pe.timeout = timeout_;
+  const int hb = histBucket(timeout_);
+  hist[hb]++;
+  if (proto == P_TCP && state_ == S_ESTABLISHED) hist[HIST_TCP_ESTABLISHED + hb]++;
+  return R_ENTRY;
+}
+
+}  // namespace ctscope

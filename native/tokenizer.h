@@ -1,0 +1,105 @@
+// The native tokenizer: the grammar of src/parse/tokenizer.ts, byte for byte. One Scanner
+// aggregates one chunk; run() may be called several times with consecutive whole-line ranges
+// (mmap windows) and behaves as one call over their concatenation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "flowtable.h"
+#include "layout.h"
+
+namespace ctscope {
+
+/** A CompiledFilter (src/engine/contract.ts) as borrowed views; a length of 0 means "no filter". */
+struct Filter {
+  const uint8_t* proto = nullptr;  // 256 bytes
+  size_t protoLen = 0;
+  const uint8_t* state = nullptr;  // STATE_COUNT bytes
+  size_t stateLen = 0;
+  const uint8_t* port = nullptr;  // 65536 bytes
+  size_t portLen = 0;
+  const uint8_t* src = nullptr;  // n * CIDR_BYTES
+  size_t srcLen = 0;
+  const uint8_t* dst = nullptr;
+  size_t dstLen = 0;
+};
+
+/** Checks the sizes the scanner relies on; returns the problem, or nullptr when the filter is usable. */
+const char* validateFilter(const Filter& f);
+
+class Scanner {
+ public:
+  explicit Scanner(const Filter& filter) : filter_(filter) {}
+  Scanner(const Scanner&) = delete;
+  Scanner& operator=(const Scanner&) = delete;
+
+  /** Scan whole lines in [p, end). Never reads outside that range. */
+  void run(const uint8_t* p, const uint8_t* end);
+
+  double counters[COUNTER_FIELDS] = {};
+  double hist[HIST_FIELDS] = {};
+  FlowTable table;
+  int malformedCount = 0;
+  double malformedLine[MALFORMED_SAMPLES] = {};
+  uint16_t malformedLen[MALFORMED_SAMPLES] = {};
+  uint8_t malformedText[MALFORMED_SAMPLES][MALFORMED_SAMPLE_BYTES];
+
+ private:
+  int line(const uint8_t* ls, const uint8_t* le);
+  int text(const uint8_t* p, const uint8_t* e);
+  int xml(const uint8_t* p, const uint8_t* e);
+  const uint8_t* attrs(const uint8_t* p, const uint8_t* e);
+  int finish(int form);
+  bool setAddr(const uint8_t* s, const uint8_t* e, bool isSrc);
+  bool setField(int bit, const uint8_t* s, const uint8_t* e);
+  void reset();
+  void commitOldest();
+  void commitAll();
+
+  const Filter filter_;
+  // The range given to run(): word-at-a-time reads stay inside it.
+  const uint8_t* lo_ = nullptr;
+  const uint8_t* hi_ = nullptr;
+  double lineNo_ = 0;
+
+  alignas(8) uint8_t key_[KEY_BYTES] = {};
+
+  // Entries of the previous lines, added to the table in order a little later: meanwhile their
+  // table slots are prefetched (a table of many classes misses the cache on nearly every probe).
+  // Insertion order, and so the output, is unchanged.
+  struct Pending {
+    alignas(8) uint8_t key[KEY_BYTES];
+    uint64_t hash;
+    double packets;
+    double bytes;
+    double timeout;
+  };
+  static constexpr int PIPELINE = 2;
+  Pending pending_[PIPELINE] = {};
+  int pendingHead_ = 0;   // oldest
+  int pendingCount_ = 0;
+  uint8_t reply_[32] = {};  // reply tuple src, dst: only to detect NAT
+
+  // Per-line fields (reset for every non-blank line).
+  int l3_ = 0;
+  int proto_ = 0;
+  int state_ = 0;
+  int flags_ = 0;
+  double timeout_ = -1;
+  int event_ = 0;
+  int tuple_ = 0;
+  int bits1_ = 0;
+  int bits2_ = 0;
+  int fam1s_ = 0, fam1d_ = 0, fam2s_ = 0, fam2d_ = 0;
+  int sport1_ = 0, dport1_ = 0, sport2_ = 0, dport2_ = 0;
+  double packets1_ = 0, packets2_ = 0, bytes1_ = 0, bytes2_ = 0;
+
+  // Attributes of the XML tag being read.
+  int attrType_ = 0;
+  int attrDirection_ = 0;
+  double attrProtonum_ = -1;
+  bool attrSelfClosing_ = false;
+};
+
+}  // namespace ctscope
