@@ -1,0 +1,197 @@
+/**
+ * Input sources: stdin, gzip (by extension or magic), several files, files that report size 0
+ * (/proc, FIFOs), empty files, and every way an input can be unusable (missing, a directory,
+ * permission denied, corrupt gzip): one-line errors, exit code 3 from the CLI.
+ */
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { InputError, UsageError } from "../src/errors.js";
+import { analyzeFiles, comparable, counts, fixture, tempDir, writeTemp } from "./helpers/analyze-text.js";
+import { BACKENDS } from "./helpers/backends.js";
+import { asNobody, runCli } from "./helpers/cli.js";
+
+const PROC = fixture("formats", "proc-nf_conntrack.txt");
+const LISTING = fixture("formats", "conntrack-L.txt");
+const MIXED = fixture("malformed", "mixed.txt");
+const procBytes = readFileSync(PROC);
+
+/** The snapshot of PROC read from elsewhere must equal the plain file's, but for its name. */
+function sameAsProc(s: Awaited<ReturnType<typeof analyzeFiles>>, ref: Awaited<ReturnType<typeof analyzeFiles>>, name: string) {
+  expect(comparable(s)).toEqual({ ...comparable(ref), sources: [name] });
+}
+
+describe.each(BACKENDS)("inputs (%s backend)", (backend) => {
+  it("stdin (-), inline and through the pool", async () => {
+    const ref = await analyzeFiles([PROC], backend);
+    for (const threads of [1, 2]) {
+      const s = await analyzeFiles(["-"], backend, {
+        threads,
+        stdin: () => Readable.from([procBytes.subarray(0, 100), procBytes.subarray(100)]),
+      });
+      sameAsProc(s, ref, "<stdin>");
+      expect(s.bytes).toBe(procBytes.length);
+    }
+  });
+
+  it("stdin given twice is a usage error", async () => {
+    await expect(analyzeFiles(["-", "-"], backend)).rejects.toBeInstanceOf(UsageError);
+  });
+
+  it("gzip: by .gz extension and by magic bytes, same result as the plain file", async () => {
+    const ref = await analyzeFiles([PROC], backend);
+    const gz = writeTemp(gzipSync(procBytes), "dump.txt.gz");
+    sameAsProc(await analyzeFiles([gz], backend), ref, gz);
+    const noExt = writeTemp(gzipSync(procBytes), "dump.bin");
+    sameAsProc(await analyzeFiles([noExt], backend), ref, noExt);
+    // Bytes are counted after decompression.
+    expect((await analyzeFiles([gz], backend)).bytes).toBe(procBytes.length);
+  });
+
+  it("corrupt or truncated gzip is an input error, not a crash", async () => {
+    const corrupt = writeTemp(Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(64, 0x55)]), "corrupt.gz");
+    await expect(analyzeFiles([corrupt], backend)).rejects.toBeInstanceOf(InputError);
+    await expect(analyzeFiles([corrupt], backend)).rejects.toThrow(`${corrupt}: not valid gzip data`);
+    const full = gzipSync(procBytes);
+    const truncated = writeTemp(full.subarray(0, full.length - 20), "truncated.gz");
+    await expect(analyzeFiles([truncated], backend)).rejects.toBeInstanceOf(InputError);
+    await expect(analyzeFiles([truncated], backend, { threads: 2 })).rejects.toBeInstanceOf(InputError);
+  });
+
+  it("several files: counters add up, samples name their source and line", async () => {
+    const a = await analyzeFiles([PROC], backend);
+    const b = await analyzeFiles([MIXED], backend);
+    const both = await analyzeFiles([PROC, MIXED, LISTING], backend);
+    const c = await analyzeFiles([LISTING], backend);
+    expect(both.sources).toEqual([PROC, MIXED, LISTING]);
+    for (const k of ["lines", "entries", "malformed", "blank", "ignored", "accounted"] as const) {
+      expect(both[k], k).toBe(a[k] + b[k] + c[k]);
+    }
+    expect(both.bytes).toBe(statSync(PROC).size + statSync(MIXED).size + statSync(LISTING).size);
+    expect(both.malformed_samples[0]).toMatchObject({ source: MIXED, line: 2 });
+    expect(both.malformed_samples).toEqual(b.malformed_samples);
+  });
+
+  it("an empty file is no error: nothing to summarise", async () => {
+    const empty = writeTemp("", "empty.txt");
+    const s = await analyzeFiles([empty], backend);
+    expect(counts(s)).toEqual({
+      lines: 0,
+      entries: 0,
+      malformed: 0,
+      blank: 0,
+      ignored: 0,
+      destroyed: 0,
+      filtered: 0,
+      events: 0,
+      accounted: 0,
+    });
+    expect(s.top.src).toEqual([]);
+  });
+
+  it("a file that reports size 0 (/proc) is read to its end", async () => {
+    const version = readFileSync("/proc/version");
+    expect(statSync("/proc/version").size).toBe(0);
+    const s = await analyzeFiles(["/proc/version"], backend);
+    expect(s.bytes).toBe(version.length);
+    expect(counts(s)).toMatchObject({ lines: 1, entries: 0, malformed: 1 });
+  });
+
+  it("the live /proc/net/nf_conntrack, when present, parses without a malformed line", async (ctx) => {
+    const live = "/proc/net/nf_conntrack";
+    if (!existsSync(live)) {
+      console.log(`inputs: ${live} absent here, live read not checked`);
+      ctx.skip();
+      return;
+    }
+    const s = await analyzeFiles([live], backend);
+    expect(s.malformed).toBe(0);
+    expect(s.lines).toBe(s.entries + s.blank);
+    expect(s.forms.plain + s.forms.xml).toBe(0);
+  });
+
+  it("a FIFO (no size, no seeking) is read as a stream", async () => {
+    const ref = await analyzeFiles([PROC], backend);
+    const fifo = join(tempDir(), `fifo-${backend}`);
+    const mk = spawn("mkfifo", [fifo]);
+    await new Promise((r) => mk.on("close", r));
+    // A writer in another process: opening a FIFO blocks until both ends are open.
+    const writer = spawn("sh", ["-c", `cat "${PROC}" > "${fifo}"`]);
+    const written = new Promise((r) => writer.on("close", r));
+    const s = await analyzeFiles([fifo], backend);
+    await written;
+    sameAsProc(s, ref, fifo);
+  });
+
+  it("a missing file is an input error naming it", async () => {
+    const missing = join(tempDir(), "does-not-exist.txt");
+    await expect(analyzeFiles([missing], backend)).rejects.toBeInstanceOf(InputError);
+    await expect(analyzeFiles([missing], backend)).rejects.toThrow(`${missing}: no such file or directory`);
+    // Checked before any work: a good file first does not help.
+    await expect(analyzeFiles([PROC, missing], backend)).rejects.toThrow(`${missing}: no such file or directory`);
+  });
+
+  it("a directory is an input error", async () => {
+    const dir = tempDir();
+    await expect(analyzeFiles([dir], backend)).rejects.toBeInstanceOf(InputError);
+    await expect(analyzeFiles([dir], backend)).rejects.toThrow(`${dir}: is a directory`);
+  });
+});
+
+describe("inputs through the CLI", () => {
+  it("stdin with -", () => {
+    const r = runCli(["analyze", "--json", "-"], { input: procBytes });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout) as { sources: string[]; entries: number; bytes: number };
+    expect(doc).toMatchObject({ sources: ["<stdin>"], entries: 12, bytes: procBytes.length });
+  });
+
+  it.each([
+    ["missing file", (d: string) => join(d, "nope.txt"), "no such file or directory"],
+    ["directory", (d: string) => d, "is a directory"],
+  ])("%s: exit 3, one line on stderr", (_name, path, reason) => {
+    const p = path(tempDir());
+    const r = runCli(["analyze", p]);
+    expect(r.status).toBe(3);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(`ctscope: ${p}: ${reason}\n`);
+  });
+
+  it("permission denied: exit 3, one line on stderr (run as nobody)", (ctx) => {
+    const who = asNobody();
+    if ("reason" in who) {
+      console.log(`inputs: permission test skipped: ${who.reason}`);
+      ctx.skip();
+      return;
+    }
+    const dir = join(tempDir(), "perm");
+    mkdirSync(dir, { recursive: true });
+    chmodSync(tempDir(), 0o755);
+    chmodSync(dir, 0o755);
+    const secret = join(dir, "secret.txt");
+    writeFileSync(secret, procBytes);
+    chmodSync(secret, 0o600);
+    const readable = join(dir, "public.txt");
+    writeFileSync(readable, procBytes);
+    chmodSync(readable, 0o644);
+    // The same identity can read a public file: the failure below is the permission, not the setup.
+    const ok = runCli(["analyze", "--json", readable], { ...who });
+    expect(ok.stderr).toBe("");
+    expect(ok.status).toBe(0);
+    const r = runCli(["analyze", readable, secret], { ...who });
+    expect(r.status).toBe(3);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(`ctscope: ${secret}: permission denied\n`);
+  });
+
+  it("corrupt gzip: exit 3, one line", () => {
+    const corrupt = writeTemp(Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(64, 0x55)]), "cli-corrupt.gz");
+    const r = runCli(["analyze", corrupt]);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(new RegExp(`^ctscope: ${corrupt.replace(/[.]/g, "\\.")}: not valid gzip data[^\\n]*\\n$`));
+  });
+});
