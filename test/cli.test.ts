@@ -3,11 +3,14 @@
  * as `ctscope: ...` without a stack trace, the JSON schema, CSV and NDJSON, colour only on a TTY
  * (or FORCE_COLOR) and never with NO_COLOR, --top, and `doctor`.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { DIMENSIONS } from "../src/engine/types.js";
 import { fixture } from "./helpers/analyze-text.js";
 import { BACKENDS } from "./helpers/backends.js";
 import { runCli } from "./helpers/cli.js";
+
+// Worker threads and child processes are slow on a busy 2-core machine.
+vi.setConfig({ testTimeout: 60_000 });
 
 const PROC = fixture("formats", "proc-nf_conntrack.txt");
 const LISTING = fixture("formats", "conntrack-L.txt");

@@ -4,8 +4,9 @@
  * extended,id,ktimestamp,labels, -o xml), `conntrack -E` (plain, -o timestamp, -o xml), and line
  * layouts (CRLF, blank lines, no final newline). Runs on every available backend.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { analyzeFiles, counts, fixture, flagCounts, hist, protos, states, top } from "./helpers/analyze-text.js";
+import { analyzeFiles, analyzeText, counts, fixture, flagCounts, hist, protos, states, top } from "./helpers/analyze-text.js";
 import { BACKENDS } from "./helpers/backends.js";
 
 const f = (name: string) => fixture("formats", name);
@@ -289,6 +290,11 @@ describe.each(BACKENDS)("formats (%s backend)", (backend) => {
       "no-final-newline.txt",
     ];
     const s = await analyzeFiles(names.map(f), backend);
+    // The same bytes as one file: formats are detected line by line.
+    const one = await analyzeText(Buffer.concat(names.map((n) => readFileSync(f(n)))), backend);
+    expect(counts(one)).toEqual(counts(s));
+    expect(one.forms).toEqual(s.forms);
+    expect(one.top).toEqual(s.top);
     expect(counts(s)).toEqual({
       lines: 12 + 5 + 6 + 6 + 6 + 8 + 8 + 5 + 8 + 5 + 10 + 3,
       entries: 12 + 5 + 5 * 4 + 6 + 4 + 3 + 3 * 3,

@@ -8,11 +8,14 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { InputError, UsageError } from "../src/errors.js";
 import { analyzeFiles, comparable, counts, fixture, tempDir, writeTemp } from "./helpers/analyze-text.js";
 import { BACKENDS } from "./helpers/backends.js";
 import { asNobody, runCli } from "./helpers/cli.js";
+
+// Worker threads and child processes are slow on a busy 2-core machine.
+vi.setConfig({ testTimeout: 60_000 });
 
 const PROC = fixture("formats", "proc-nf_conntrack.txt");
 const LISTING = fixture("formats", "conntrack-L.txt");

@@ -10,6 +10,9 @@ import type { Range } from "../src/engine/planner.js";
 import { analyzeFiles, comparable, counts, writeTemp } from "./helpers/analyze-text.js";
 import { BACKENDS } from "./helpers/backends.js";
 
+// Worker threads and child processes are slow on a busy 2-core machine.
+vi.setConfig({ testTimeout: 60_000 });
+
 /** When set, every file is cut into ranges of about this many bytes (newline-aligned). */
 let tinyRangeBytes: number | null = null;
 const plannedRanges: Range[][] = [];
@@ -176,6 +179,34 @@ describe.each(BACKENDS)("pool path (%s backend)", (backend) => {
     const pooled = await analyzeFiles([big], backend, { threads: 2, inlineBelowBytes: 0 });
     expect(plannedRanges[0]!.length).toBeGreaterThan(1);
     expect(comparable(pooled)).toEqual(comparable(inline));
+  });
+
+  it("a stream larger than one block (8 MiB): line numbers continue across blocks", async () => {
+    const bigText = mixedInput(60000, 3);
+    expect(bigText.length).toBeGreaterThan(9 * 1024 * 1024);
+    const plain = writeTemp(bigText, "big-stream.txt");
+    const gz = writeTemp(gzipSync(Buffer.from(bigText, "latin1")), "big-stream.txt.gz");
+    const inline = await analyzeFiles([plain], backend, { threads: 1 });
+    const pooled = await analyzeFiles([gz], backend, { threads: 2, inlineBelowBytes: 0 });
+    const want = comparable(inline);
+    expect(comparable(pooled)).toEqual({
+      ...want,
+      sources: [gz],
+      malformed_samples: want.malformed_samples.map((m) => ({ ...m, source: gz })),
+    });
+  });
+
+  it("a malformed line after the first 8 MiB block carries its line number in the whole stream", async () => {
+    const valid =
+      "ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.0.2 dst=10.0.0.1 sport=51000 dport=22 src=10.0.0.1 dst=10.0.0.2 sport=22 dport=51000 [ASSURED] mark=0 zone=0 use=2\n";
+    const n = Math.ceil((9 * 1024 * 1024) / valid.length);
+    const body = `${valid.repeat(n)}late bad line\n${valid}`;
+    const gz = writeTemp(gzipSync(Buffer.from(body, "latin1")), "late.gz");
+    for (const threads of [1, 2]) {
+      const s = await analyzeFiles([gz], backend, { threads, inlineBelowBytes: 0 });
+      expect(counts(s)).toMatchObject({ lines: n + 2, entries: n + 1, malformed: 1 });
+      expect(s.malformed_samples).toEqual([{ source: gz, line: n + 1, text: "late bad line" }]);
+    }
   });
 
   it("stream inputs (gzip) through the pool equal the inline scan", async () => {
