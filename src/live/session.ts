@@ -293,6 +293,7 @@ class LiveSession {
     this.sampler
       .scan(req, factsWith(this.baseFacts, reading))
       .then((result) => {
+        if (!this.finish) return;
         const period = nextScanPeriodMs(this.intervalMs, result.elapsedMs, result.cpuMs);
         this.nextScanAt = t0 + period;
         this.scanSeq++;
@@ -316,6 +317,8 @@ class LiveSession {
         }
       })
       .catch((err: unknown) => {
+        // Closing the sampler at exit rejects the scan in flight: not a failure.
+        if (!this.finish) return;
         this.nextScanAt = performance.now() + RETRY_MS;
         this.scanError = `scan failed: ${(err as Error).message}`;
         if (!(err instanceof CtscopeError) && this.sink === "ndjson") process.stderr.write(`ctscope: ${this.scanError}\n`);

@@ -294,10 +294,9 @@ export function renderView(state: ViewState, opts: RenderOptions): string[] {
     }
   }
 
-  // Tables fill what is left.
-  const used = lines.length + 1;
-  const left = rows - used;
-  if (doc && left >= 3 && (doc.top || doc.by_state)) {
+  // Tables fill what is left: as many as fit with at least one row each, in the order of VIEW_TABLES.
+  const avail = rows - lines.length - 1;
+  if (doc && avail >= 3 && (doc.top || doc.by_state)) {
     lines.push([]);
     const two = cols >= 110;
     const colW = two ? Math.floor((cols - 3) / 2) : cols;
@@ -306,35 +305,34 @@ export function renderView(state: ViewState, opts: RenderOptions): string[] {
       rows: sortedRows(doc, t.id, state.previous, state.sort),
       distinct: t.id === "state" ? undefined : doc.distinct?.[t.id],
     }));
+    const block = (i: number, h: number) => {
+      const b = blocks[i]!;
+      return tableLines(b.t.title, b.t.column, b.rows, b.distinct, colW, h, c);
+    };
     if (two) {
-      // Remotes | services above, prefixes | states below.
-      const hTop = Math.ceil((left - 1) / 2);
-      const hBottom = left - hTop - 1;
-      const pairs: Array<[number, number, number]> = [
-        [0, 1, hTop],
-        [2, 3, hBottom],
-      ];
+      // Remotes | services above, prefixes | states below (the lower pair only when both get a row).
+      const both = avail >= 7;
+      const hTop = both ? Math.ceil((avail - 1) / 2) : avail;
+      const pairs: Array<[number, number, number]> = [[0, 1, hTop]];
+      if (both) pairs.push([2, 3, avail - hTop - 1]);
       pairs.forEach(([a, b, h], i) => {
-        if (h <= 0) return;
-        const A = blocks[a]!;
-        const B = blocks[b]!;
-        const la = tableLines(A.t.title, A.t.column, A.rows, A.distinct, colW, h, c);
-        const lb = tableLines(B.t.title, B.t.column, B.rows, B.distinct, colW, h, c);
-        const n = Math.max(la.length, lb.length);
-        for (let k = 0; k < n; k++) {
+        if (i > 0) lines.push([]);
+        const la = block(a, h);
+        const lb = block(b, h);
+        for (let k = 0; k < Math.max(la.length, lb.length); k++) {
           const l = la[k] ?? [{ text: "" }];
-          const width = l.reduce((w, s) => w + s.text.length, 0);
+          const width = l.reduce((w, seg) => w + seg.text.length, 0);
           lines.push([...l, { text: " ".repeat(Math.max(0, colW - width)) }, { text: " │ ", style: c.dim }, ...(lb[k] ?? [])]);
         }
-        if (i === 0 && hBottom > 0) lines.push([]);
       });
     } else {
-      const h = Math.floor((left - 3) / 4);
-      blocks.forEach((b, i) => {
-        if (h < 2) return;
+      let k = blocks.length;
+      while (k > 1 && Math.floor((avail - (k - 1)) / k) < 3) k--;
+      const h = Math.floor((avail - (k - 1)) / k);
+      for (let i = 0; i < k; i++) {
         if (i > 0) lines.push([]);
-        lines.push(...tableLines(b.t.title, b.t.column, b.rows, b.distinct, colW, h, c));
-      });
+        lines.push(...block(i, h));
+      }
     }
   }
   return lines.slice(0, rows).map((l) => fitLine(l, cols));
