@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterAll } from "vitest";
 import { type AnalyzeOptions, analyze } from "../../src/engine/analyze.js";
 import { DIMENSIONS, type Dimension, type HistBucket, type Snapshot } from "../../src/engine/types.js";
 import type { TestBackend } from "./backends.js";
@@ -26,13 +27,16 @@ export function analyzeFiles(inputs: string[], backend: TestBackend, opts: Extra
 let scratch: string | undefined;
 let serial = 0;
 
-/** A per-process temporary directory, removed when the test process exits (files outlive describe blocks). */
+// Registered when this module is imported, i.e. on the test file's root suite: the directory
+// outlives every describe block and is removed after the whole file.
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
+});
+
+/** A per-file temporary directory, removed after the test file. */
 export function tempDir(): string {
-  if (!scratch) {
-    const dir = mkdtempSync(join(tmpdir(), "ctscope-test-"));
-    scratch = dir;
-    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
-  }
+  scratch ??= mkdtempSync(join(tmpdir(), "ctscope-test-"));
   return scratch;
 }
 
