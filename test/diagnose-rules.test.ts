@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { collectHostFactsFromTexts } from "../src/diagnose/hostfacts.js";
 import { type Anomaly, type Diagnosis, diagnose } from "../src/diagnose/index.js";
-import { buildSnapshot, ipv4, type Row, rows } from "./helpers/snapshot-builder.js";
+import { heavyRemotes, medianWithout } from "../src/diagnose/rules-traffic.js";
+import { buildSnapshot, ipv4, type Row, rows, toClass } from "./helpers/snapshot-builder.js";
 
 const facts = (count: number, max: number, extra = "") =>
   collectHostFactsFromTexts({
@@ -112,6 +113,38 @@ describe("dominant remote", () => {
       null,
     );
     expect(ids(two)).toEqual([]);
+  });
+});
+
+describe("dominance helpers", () => {
+  it("heavy hitters keep every remote above 1/(k+1) of the entries, whatever the order", () => {
+    // A pseudo-random stream: 192.0.2.1 holds about 30%, 192.0.2.2 about 17.5%, 500 other remotes the rest.
+    let seed = 7;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const classes = [];
+    for (let i = 0; i < 4000; i++) {
+      const r = rnd();
+      const remote = r < 0.3 ? "192.0.2.1" : r < 0.475 ? "192.0.2.2" : ipv4(151, Math.floor(rnd() * 500));
+      classes.push(toClass({ src: "10.0.0.1", dst: remote, remote: "dst", count: 1 + Math.floor(rnd() * 3) }));
+    }
+    const total = classes.reduce((s, c) => s + c.count, 0);
+    const exact = new Map<string, number>();
+    for (const c of classes) exact.set(c.remote, (exact.get(c.remote) ?? 0) + c.count);
+    for (const k of [2, 3, 5, 9]) {
+      const kept = new Set(heavyRemotes(classes, k));
+      expect(kept.size).toBeLessThanOrEqual(k);
+      for (const [r, n] of exact) if (n > total / (k + 1)) expect(kept.has(r)).toBe(true);
+    }
+  });
+
+  it("median without one element", () => {
+    const a = Float64Array.from([1, 2, 3, 10, 50]);
+    expect(medianWithout(a, 4)).toBe(2.5);
+    expect(medianWithout(a, 0)).toBe(6.5);
+    expect(medianWithout(Float64Array.from([7]), 0)).toBe(0);
   });
 });
 

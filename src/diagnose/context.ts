@@ -17,6 +17,19 @@ export interface RuleContext {
    * that are recent (or of unknown age in an offline log). Traffic anomalies are critical only then.
    */
   pressure: boolean;
+  /** prefixOf(classes[i].src), filled on demand and shared by the rules. */
+  srcPrefixes?: Array<string | undefined>;
+}
+
+/** The /24 or /64 of class i's source, computed once per class across rules. */
+export function srcPrefix(ctx: RuleContext, i: number): string {
+  ctx.srcPrefixes ??= new Array(ctx.classes.length);
+  let p = ctx.srcPrefixes[i];
+  if (p === undefined) {
+    p = prefixOf(ctx.classes[i]!.src);
+    ctx.srcPrefixes[i] = p;
+  }
+  return p;
 }
 
 /**
@@ -72,26 +85,22 @@ export function median(sorted: readonly number[]): number {
   return sorted.length % 2 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
 }
 
-const prefixCache = new Map<string, string>();
+const prefix6Cache = new Map<string, string>();
 
 /** The /24 (IPv4) or /64 (IPv6) containing a canonical address. */
 export function prefixOf(addr: string): string {
-  let p = prefixCache.get(addr);
+  if (!addr.includes(":")) return `${addr.slice(0, addr.lastIndexOf("."))}.0/24`;
+  let p = prefix6Cache.get(addr);
   if (p !== undefined) return p;
-  if (addr.includes(":")) {
-    try {
-      const b = ipaddr.parse(addr).toByteArray();
-      for (let i = 8; i < 16; i++) b[i] = 0;
-      p = `${(ipaddr.fromByteArray(b) as ipaddr.IPv6).toRFC5952String()}/64`;
-    } catch {
-      p = addr;
-    }
-  } else {
-    const dot = addr.lastIndexOf(".");
-    p = `${addr.slice(0, dot)}.0/24`;
+  try {
+    const b = ipaddr.parse(addr).toByteArray();
+    for (let i = 8; i < 16; i++) b[i] = 0;
+    p = `${(ipaddr.fromByteArray(b) as ipaddr.IPv6).toRFC5952String()}/64`;
+  } catch {
+    p = addr;
   }
-  if (prefixCache.size > 100_000) prefixCache.clear();
-  prefixCache.set(addr, p);
+  if (prefix6Cache.size > 100_000) prefix6Cache.clear();
+  prefix6Cache.set(addr, p);
   return p;
 }
 

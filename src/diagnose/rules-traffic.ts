@@ -18,12 +18,12 @@ import {
   isHalfOpen,
   isIncoming,
   isUdpLike,
-  median,
   pct,
   prefixOf,
   type RuleContext,
   r1,
   serviceText,
+  srcPrefix,
 } from "./context.js";
 import { type Finding, found } from "./rules-table.js";
 import type { Recommendation, Severity } from "./types.js";
@@ -37,10 +37,6 @@ export const MIN_CONNLIMIT = 128;
 
 const share = (ctx: RuleContext, n: number): number => (ctx.total > 0 ? n / ctx.total : 0);
 const trafficSeverity = (ctx: RuleContext): Severity => (ctx.pressure ? "critical" : "warning");
-
-function family(addr: string): 4 | 6 {
-  return addr.includes(":") ? 6 : 4;
-}
 
 interface ServiceAgg {
   count: number;
@@ -56,16 +52,101 @@ interface RemoteAgg {
   services: Map<string, ServiceAgg>;
 }
 
+/** Median of sorted values with the element at index `skip` left out. */
+export function medianWithout(sorted: Float64Array, skip: number): number {
+  const n = sorted.length - 1;
+  if (n <= 0) return 0;
+  const at = (k: number) => sorted[k < skip ? k : k + 1]!;
+  return n % 2 ? at(n >> 1) : (at(n / 2 - 1) + at(n / 2)) / 2;
+}
+
+/** Index of the last element equal to v in ascending values. */
+function lastIndexSorted(sorted: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/**
+ * Remotes that may hold more than 1/(k+1) of all entries: weighted Misra–Gries over the classes,
+ * one pass with k counters. Every remote above that share is among them (plus a few that are not).
+ */
+export function heavyRemotes(classes: readonly FlowClass[], k: number): string[] {
+  const keys: string[] = [];
+  const vals: number[] = [];
+  for (const c of classes) {
+    const j = keys.indexOf(c.remote);
+    if (j >= 0) {
+      vals[j]! += c.count;
+      continue;
+    }
+    if (keys.length < k) {
+      keys.push(c.remote);
+      vals.push(c.count);
+      continue;
+    }
+    let m = c.count;
+    for (const v of vals) if (v < m) m = v;
+    for (let i = vals.length - 1; i >= 0; i--) {
+      vals[i]! -= m;
+      if (vals[i] === 0) {
+        vals.splice(i, 1);
+        keys.splice(i, 1);
+      }
+    }
+    if (c.count > m) {
+      keys.push(c.remote);
+      vals.push(c.count - m);
+    }
+  }
+  return keys;
+}
+
+/** Entries per remote (a full pass; only run when some remote is a candidate). */
+function remoteCounts(classes: readonly FlowClass[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const c of classes) m.set(c.remote, (m.get(c.remote) ?? 0) + c.count);
+  return m;
+}
+
 export function dominantRemoteRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
-  const remotes = new Map<string, RemoteAgg>();
-  for (const c of ctx.classes) {
-    let r = remotes.get(c.remote);
-    if (!r) {
-      r = { count: 0, halfOpen: 0, udpUnreplied: 0, established: 0, unreplied: 0, services: new Map() };
-      remotes.set(c.remote, r);
+  const minCount = Math.max(t.minEntries, (t.dominantSharePct / 100) * ctx.total);
+  if (ctx.total < minCount) return [];
+  // Candidates without a map of every remote (a spoofed flood has a million): heavy hitters, then exact counts.
+  const k = Math.ceil(100 / Math.max(t.dominantSharePct, 1e-9)) + 1;
+  let counts: Map<string, number> | null = null;
+  let exact: Map<string, number>;
+  if (k <= 20) {
+    exact = new Map(heavyRemotes(ctx.classes, k).map((r) => [r, 0]));
+    for (const c of ctx.classes) {
+      const n = exact.get(c.remote);
+      if (n !== undefined) exact.set(c.remote, n + c.count);
     }
-    r.count += c.count;
+  } else {
+    counts = remoteCounts(ctx.classes);
+    exact = counts;
+  }
+  const candidates: Array<[string, number]> = [];
+  for (const e of exact) if (e[1] >= minCount) candidates.push(e);
+  if (candidates.length === 0) return [];
+  candidates.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  candidates.length = Math.min(candidates.length, 3);
+  counts ??= remoteCounts(ctx.classes);
+  const nRemotes = counts.size;
+  const sortedCounts = Float64Array.from(counts.values()).sort();
+  // Details of the candidates only.
+  const details = new Map<string, RemoteAgg>(
+    candidates.map(([r, n]) => [r, { count: n, halfOpen: 0, udpUnreplied: 0, established: 0, unreplied: 0, services: new Map() }]),
+  );
+  for (const c of ctx.classes) {
+    const r = details.get(c.remote);
+    if (!r) continue;
     if (isHalfOpen(c)) r.halfOpen += c.count;
     if (isUdpLike(c) && c.unreplied) r.udpUnreplied += c.count;
     if (c.state === "ESTABLISHED") r.established += c.count;
@@ -75,19 +156,15 @@ export function dominantRemoteRule(ctx: RuleContext): Finding[] {
     if (s) s.count += c.count;
     else r.services.set(key, { count: c.count, c });
   }
-  const sorted = byCountDesc(remotes);
-  const asc = sorted.map(([, r]) => r.count).reverse();
   const out: Finding[] = [];
-  for (let i = 0; i < Math.min(3, sorted.length); i++) {
-    const [remote, r] = sorted[i]!;
+  for (const [remote] of candidates) {
+    const r = details.get(remote)!;
     const sh = share(ctx, r.count);
-    if (sh * 100 < t.dominantSharePct || r.count < t.minEntries) break;
     // Half-open or unreplied floods are the flood rules' subject.
     if ((r.halfOpen + r.udpUnreplied) * 2 >= r.count) continue;
-    const others = asc.slice();
-    others.splice(asc.length - 1 - i, 1);
-    const med = median(others);
-    const ratio = others.length > 0 ? r.count / Math.max(med, 1) : Number.POSITIVE_INFINITY;
+    const others = nRemotes - 1;
+    const med = medianWithout(sortedCounts, lastIndexSorted(sortedCounts, r.count));
+    const ratio = others > 0 ? r.count / Math.max(med, 1) : Number.POSITIVE_INFINITY;
     if (ratio < t.dominantRatio) continue;
     const [, top] = byCountDesc(r.services)[0]!;
     const svc = serviceText(top.c);
@@ -99,7 +176,7 @@ export function dominantRemoteRule(ctx: RuleContext): Finding[] {
       share_pct: r1(sh * 100),
       ratio_to_median: Number.isFinite(ratio) ? r1(ratio) : "only remote",
       median_remote_entries: med,
-      distinct_remotes: sorted.length,
+      distinct_remotes: nRemotes,
       direction: dir,
       top_service: svc,
       top_service_entries: top.count,
@@ -136,33 +213,40 @@ export function dominantRemoteRule(ctx: RuleContext): Finding[] {
 }
 
 interface SourceGroups {
-  byPrefix: Map<string, { count: number; unreplied: number; srcs: Map<string, { count: number; unreplied: number }> }>;
+  byPrefix: Map<string, { count: number; unreplied: number }>;
   byService: Map<string, { count: number; unreplied: number; prefixes: Set<string>; c: FlowClass; families: Set<4 | 6> }>;
+  /** prefixOf(classes[i].src), computed once. */
+  prefixes: string[];
 }
 
-function groupSources(classes: readonly FlowClass[]): SourceGroups {
-  const g: SourceGroups = { byPrefix: new Map(), byService: new Map() };
-  for (const c of classes) {
-    const prefix = prefixOf(c.src);
+function groupSources(ctx: RuleContext, keep: (c: FlowClass) => boolean): SourceGroups {
+  const classes = ctx.classes;
+  const g: SourceGroups = { byPrefix: new Map(), byService: new Map(), prefixes: new Array(classes.length) };
+  const services = new Map<string, Map<number, SourceGroups["byService"] extends Map<string, infer V> ? V : never>>();
+  for (let i = 0; i < classes.length; i++) {
+    const c = classes[i]!;
+    if (!keep(c)) continue;
+    const prefix = srcPrefix(ctx, i);
+    g.prefixes[i] = prefix;
     let p = g.byPrefix.get(prefix);
     if (!p) {
-      p = { count: 0, unreplied: 0, srcs: new Map() };
+      p = { count: 0, unreplied: 0 };
       g.byPrefix.set(prefix, p);
     }
     p.count += c.count;
     if (c.unreplied) p.unreplied += c.count;
-    let src = p.srcs.get(c.src);
-    if (!src) {
-      src = { count: 0, unreplied: 0 };
-      p.srcs.set(c.src, src);
+    // Keyed by destination, then port and protocol as one number: no string built per class.
+    let byPort = services.get(c.dst);
+    if (!byPort) {
+      byPort = new Map();
+      services.set(c.dst, byPort);
     }
-    src.count += c.count;
-    if (c.unreplied) src.unreplied += c.count;
-    const skey = `${c.protoName} ${c.dst} ${c.dport}`;
-    let s = g.byService.get(skey);
+    const pkey = (c.dport ?? 65536) * 256 + c.proto;
+    let s = byPort.get(pkey);
     if (!s) {
       s = { count: 0, unreplied: 0, prefixes: new Set(), c, families: new Set() };
-      g.byService.set(skey, s);
+      byPort.set(pkey, s);
+      g.byService.set(`${c.protoName} ${c.dst} ${c.dport}`, s);
     }
     s.count += c.count;
     if (c.unreplied) s.unreplied += c.count;
@@ -172,19 +256,44 @@ function groupSources(classes: readonly FlowClass[]): SourceGroups {
   return g;
 }
 
+/** Map entries with count >= min, busiest first (ties by key), at most `limit`: sorts only what passes. */
+export function topAtLeast<V extends { count: number }>(m: Map<string, V>, min: number, limit: number): Array<[string, V]> {
+  const out: Array<[string, V]> = [];
+  for (const e of m) if (e[1].count >= min) out.push(e);
+  out.sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return out.slice(0, limit);
+}
+
 /** Sources (or /24, /64 prefixes when no single source dominates theirs) holding at least `min` entries. */
-function floodSources(g: SourceGroups, min: number): Array<{ subject: string; count: number; unreplied: number; sources: number }> {
-  const out: Array<{ subject: string; count: number; unreplied: number; sources: number }> = [];
-  for (const [prefix, p] of byCountDesc(g.byPrefix)) {
-    if (p.count < min || out.length >= MAX_SUBJECTS) break;
+function floodSources(
+  classes: readonly FlowClass[],
+  g: SourceGroups,
+  min: number,
+): Array<{ subject: string; count: number; unreplied: number; sources: number }> {
+  const candidates = topAtLeast(g.byPrefix, min, MAX_SUBJECTS);
+  if (candidates.length === 0) return [];
+  // Second pass, only over the reported prefixes: per-source counts.
+  const srcs = new Map<string, Map<string, { count: number; unreplied: number }>>(candidates.map(([p]) => [p, new Map()]));
+  for (let i = 0; i < classes.length; i++) {
+    const m = srcs.get(g.prefixes[i]!);
+    if (!m) continue;
+    const c = classes[i]!;
+    let e = m.get(c.src);
+    if (!e) {
+      e = { count: 0, unreplied: 0 };
+      m.set(c.src, e);
+    }
+    e.count += c.count;
+    if (c.unreplied) e.unreplied += c.count;
+  }
+  return candidates.map(([prefix, p]) => {
+    const m = srcs.get(prefix)!;
     let topSrc = "";
     let top = { count: 0, unreplied: 0 };
-    for (const [s, n] of p.srcs) if (n.count > top.count || (n.count === top.count && s < topSrc)) [topSrc, top] = [s, n];
-    if (top.count >= 0.5 * p.count && top.count >= min)
-      out.push({ subject: topSrc, count: top.count, unreplied: top.unreplied, sources: 1 });
-    else out.push({ subject: prefix, count: p.count, unreplied: p.unreplied, sources: p.srcs.size });
-  }
-  return out;
+    for (const [s, n] of m) if (n.count > top.count || (n.count === top.count && s < topSrc)) [topSrc, top] = [s, n];
+    if (top.count >= 0.5 * p.count && top.count >= min) return { subject: topSrc, count: top.count, unreplied: top.unreplied, sources: 1 };
+    return { subject: prefix, count: p.count, unreplied: p.unreplied, sources: m.size };
+  });
 }
 
 function dropRec(subject: string, what: string): Omit<Recommendation, "anomaly"> | null {
@@ -200,13 +309,14 @@ function dropRec(subject: string, what: string): Omit<Recommendation, "anomaly">
 
 export function synFloodRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
-  const half = ctx.classes.filter((c) => isHalfOpen(c) && isIncoming(c));
-  const totalHalf = half.reduce((s, c) => s + c.count, 0);
+  const keep = (c: FlowClass) => isHalfOpen(c) && isIncoming(c);
+  let totalHalf = 0;
+  for (const c of ctx.classes) if (keep(c)) totalHalf += c.count;
   if (totalHalf < t.synFloodEntries) return [];
-  const g = groupSources(half);
+  const g = groupSources(ctx, keep);
   const out: Finding[] = [];
   const sev = trafficSeverity(ctx);
-  for (const f of floodSources(g, t.synFloodEntries)) {
+  for (const f of floodSources(ctx.classes, g, t.synFloodEntries)) {
     out.push(
       found(
         {
@@ -222,8 +332,8 @@ export function synFloodRule(ctx: RuleContext): Finding[] {
       ),
     );
   }
-  for (const [, s] of byCountDesc(g.byService)) {
-    if (s.count < t.synFloodEntries || out.length >= MAX_SUBJECTS * 2) break;
+  for (const [, s] of topAtLeast(g.byService, t.synFloodEntries, Number.POSITIVE_INFINITY)) {
+    if (out.length >= MAX_SUBJECTS * 2) break;
     if (s.prefixes.size < DISTRIBUTED_PREFIXES || s.c.dport === null) continue;
     const subject = `tcp/${s.c.dport} on ${s.c.dst}`;
     const recs: Array<Omit<Recommendation, "anomaly"> | null> = [];
@@ -260,28 +370,58 @@ export function synFloodRule(ctx: RuleContext): Finding[] {
   return out;
 }
 
+/** Distinct values, without allocating a Set until a second value shows up. */
+class Distinct<T> {
+  private first: T | undefined;
+  private set: Set<T> | null = null;
+  add(v: T): void {
+    if (this.set) this.set.add(v);
+    else if (this.first === undefined) this.first = v;
+    else if (this.first !== v) this.set = new Set([this.first, v]);
+  }
+  get size(): number {
+    return this.set ? this.set.size : this.first === undefined ? 0 : 1;
+  }
+}
+
 export function scanRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
-  const bySrc = new Map<string, { count: number; ports: Set<number> }>();
-  const byPrefix = new Map<string, { count: number; ports: Set<number>; srcs: Set<string> }>();
-  for (const c of ctx.classes) {
+  // Pass 1: ports per /24 or /64; a scanner's prefix has at least as many ports as it does.
+  const byPrefix = new Map<string, { count: number; ports: Distinct<number>; firstSrc: string; multi: boolean }>();
+  const classes = ctx.classes;
+  for (let i = 0; i < classes.length; i++) {
+    const c = classes[i]!;
     if (c.dport === null || !isIncoming(c)) continue;
-    let s = bySrc.get(c.src);
-    if (!s) {
-      s = { count: 0, ports: new Set() };
-      bySrc.set(c.src, s);
-    }
-    s.count += c.count;
-    s.ports.add(c.dport);
-    const prefix = prefixOf(c.src);
+    const prefix = srcPrefix(ctx, i);
     let p = byPrefix.get(prefix);
     if (!p) {
-      p = { count: 0, ports: new Set(), srcs: new Set() };
+      p = { count: 0, ports: new Distinct(), firstSrc: c.src, multi: false };
       byPrefix.set(prefix, p);
     }
     p.count += c.count;
     p.ports.add(c.dport);
-    p.srcs.add(c.src);
+    if (!p.multi && p.firstSrc !== c.src) p.multi = true;
+  }
+  const hot = new Set<string>();
+  for (const [prefix, p] of byPrefix) if (p.ports.size >= t.scanPorts) hot.add(prefix);
+  if (hot.size === 0) return [];
+  // Pass 2: sources inside the hot prefixes only.
+  const bySrc = new Map<string, { count: number; ports: Distinct<number> }>();
+  const srcsOf = new Map<string, Set<string>>([...hot].map((p) => [p, new Set()]));
+  for (let i = 0; i < classes.length; i++) {
+    const c = classes[i]!;
+    if (c.dport === null || !isIncoming(c)) continue;
+    const prefix = srcPrefix(ctx, i);
+    const srcs = srcsOf.get(prefix);
+    if (!srcs) continue;
+    srcs.add(c.src);
+    let s = bySrc.get(c.src);
+    if (!s) {
+      s = { count: 0, ports: new Distinct() };
+      bySrc.set(c.src, s);
+    }
+    s.count += c.count;
+    s.ports.add(c.dport);
   }
   const found_: Array<{ subject: string; count: number; ports: number; sources: number }> = [];
   const flaggedPrefixes = new Set<string>();
@@ -293,11 +433,15 @@ export function scanRule(ctx: RuleContext): Finding[] {
     flaggedPrefixes.add(prefixOf(src));
   }
   for (const [src] of scanners) flaggedPrefixes.add(prefixOf(src));
-  const wide = [...byPrefix]
-    .filter(([prefix, p]) => p.ports.size >= t.scanPorts && p.srcs.size > 1 && !flaggedPrefixes.has(prefix))
-    .sort((a, b) => b[1].ports.size - a[1].ports.size || (a[0] < b[0] ? -1 : 1));
+  const wide = [...hot]
+    .map((prefix): [string, { count: number; ports: number; sources: number }] => {
+      const p = byPrefix.get(prefix)!;
+      return [prefix, { count: p.count, ports: p.ports.size, sources: srcsOf.get(prefix)!.size }];
+    })
+    .filter(([prefix, p]) => p.sources > 1 && !flaggedPrefixes.has(prefix))
+    .sort((a, b) => b[1].ports - a[1].ports || (a[0] < b[0] ? -1 : 1));
   for (const [prefix, p] of wide.slice(0, MAX_SUBJECTS))
-    found_.push({ subject: prefix, count: p.count, ports: p.ports.size, sources: p.srcs.size });
+    found_.push({ subject: prefix, count: p.count, ports: p.ports, sources: p.sources });
   return found_.map((f) =>
     found(
       {
@@ -316,13 +460,14 @@ export function scanRule(ctx: RuleContext): Finding[] {
 
 export function udpFloodRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
-  const udp = ctx.classes.filter((c) => isUdpLike(c) && c.unreplied && isIncoming(c));
-  const total = udp.reduce((s, c) => s + c.count, 0);
+  const keep = (c: FlowClass) => isUdpLike(c) && c.unreplied && isIncoming(c);
+  let total = 0;
+  for (const c of ctx.classes) if (keep(c)) total += c.count;
   if (total < t.udpFloodEntries) return [];
-  const g = groupSources(udp);
+  const g = groupSources(ctx, keep);
   const out: Finding[] = [];
   const sev = trafficSeverity(ctx);
-  for (const f of floodSources(g, t.udpFloodEntries)) {
+  for (const f of floodSources(ctx.classes, g, t.udpFloodEntries)) {
     out.push(
       found(
         {
@@ -340,8 +485,8 @@ export function udpFloodRule(ctx: RuleContext): Finding[] {
   }
   const cur = ctx.facts?.timeouts.udp_timeout ?? 30;
   const newTimeout = Math.max(5, Math.floor(cur / 3));
-  for (const [, s] of byCountDesc(g.byService)) {
-    if (s.count < t.udpFloodEntries || out.length >= MAX_SUBJECTS * 2) break;
+  for (const [, s] of topAtLeast(g.byService, t.udpFloodEntries, Number.POSITIVE_INFINITY)) {
+    if (out.length >= MAX_SUBJECTS * 2) break;
     if (s.prefixes.size < DISTRIBUTED_PREFIXES || s.c.dport === null) continue;
     const subject = `${s.c.protoName}/${s.c.dport} on ${s.c.dst}`;
     const lower = newTimeout < cur ? sysctlCommands("nf_conntrack_udp_timeout", newTimeout) : null;
@@ -388,21 +533,29 @@ export function statelessRule(ctx: RuleContext): Finding[] {
     string,
     { count: number; nat: number; families: Set<4 | 6>; role: "server" | "client"; svc: (typeof STATELESS)[number] }
   >();
+  // Two slots (server, client) per service, keyed once per service rather than per class.
+  const slots: Array<
+    { count: number; nat: number; families: Set<4 | 6>; role: "server" | "client"; svc: (typeof STATELESS)[number] } | undefined
+  > = [];
   for (const c of ctx.classes) {
-    if (c.dport === null) continue;
-    const svc = STATELESS.find((s) => s.proto === c.proto && s.port === c.dport);
-    if (!svc) continue;
+    const port = c.dport;
+    if (port !== 53 && port !== 123 && port !== 80 && port !== 443) continue;
+    const si = STATELESS.findIndex((s) => s.proto === c.proto && s.port === port);
+    if (si < 0) continue;
     // The port is on the original destination: a local destination means this host serves it.
-    const role = isIncoming(c) ? "server" : "client";
-    const key = `${svc.name}/${svc.port} ${role}`;
-    let a = aggs.get(key);
+    const server = isIncoming(c);
+    const slot = si * 2 + (server ? 0 : 1);
+    let a = slots[slot];
     if (!a) {
+      const svc = STATELESS[si]!;
+      const role = server ? "server" : "client";
       a = { count: 0, nat: 0, families: new Set(), role, svc };
-      aggs.set(key, a);
+      slots[slot] = a;
+      aggs.set(`${svc.name}/${svc.port} ${role}`, a);
     }
     a.count += c.count;
     if (c.nat) a.nat += c.count;
-    a.families.add(family(c.dst));
+    a.families.add(c.family);
   }
   const out: Finding[] = [];
   const natted = ctx.snapshot?.natted ?? 0;
