@@ -77,12 +77,34 @@ inline bool eq(const uint8_t* s, const uint8_t* e, const char (&lit)[N]) {
   return static_cast<size_t>(e - s) == N - 1 && std::memcmp(s, lit, N - 1) == 0;
 }
 
+/** The 4 bytes at p equal the 4-character literal (one word compare). */
+inline bool eqWord4(const uint8_t* p, const char (&lit)[5]) {
+  uint32_t a;
+  uint32_t b;
+  std::memcpy(&a, p, 4);
+  std::memcpy(&b, lit, 4);
+  return a == b;
+}
+
 template <size_t N>
 inline bool startsWith(const uint8_t* s, const uint8_t* e, const char (&lit)[N]) {
   return static_cast<size_t>(e - s) >= N - 1 && std::memcmp(s, lit, N - 1) == 0;
 }
 
 inline const uint8_t* skipSpace(const uint8_t* p, const uint8_t* e) {
+  if (p < e && !isSpace(*p)) return p;
+  if (p + 1 < e && !isSpace(p[1])) return p + 1;  // the usual single space
+#if defined(__SSE2__)
+  // Runs of spaces pad the /proc columns ("ipv4     2 tcp      6").
+  const __m128i sp = _mm_set1_epi8(' ');
+  const __m128i tab = _mm_set1_epi8('\t');
+  while (e - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const unsigned m = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, tab))));
+    if (m != 0xffff) return p + __builtin_ctz(~m);
+    p += 16;
+  }
+#endif
   while (p < e && isSpace(*p)) p++;
   return p;
 }
@@ -295,19 +317,24 @@ inline int parseV4Fast(const uint8_t* s, const uint8_t* e, const uint8_t* hi, ui
   if (dots == 0) return 0;
   const int d3 = __builtin_ctz(dots);
   if ((dots & (dots - 1)) != 0) return 0;  // a fourth dot
-  const int starts[4] = {0, d1 + 1, d2 + 1, d3 + 1};
-  const int lens[4] = {d1, d2 - d1 - 1, d3 - d2 - 1, static_cast<int>(n) - d3 - 1};
-  unsigned bad = 0;
+  const unsigned starts[4] = {0, static_cast<unsigned>(d1 + 1), static_cast<unsigned>(d2 + 1), static_cast<unsigned>(d3 + 1)};
+  const unsigned lens[4] = {static_cast<unsigned>(d1), static_cast<unsigned>(d2 - d1 - 1), static_cast<unsigned>(d3 - d2 - 1),
+                            static_cast<unsigned>(n - d3 - 1)};
+  if (lens[0] - 1 > 2 || lens[1] - 1 > 2 || lens[2] - 1 > 2 || lens[3] - 1 > 2) return 0;
+  // Weights of the (up to) three bytes of an octet by its length; bytes past it weigh 0.
+  static constexpr unsigned W0[4] = {0, 1, 10, 100};
+  static constexpr unsigned W1[4] = {0, 0, 1, 10};
+  static constexpr unsigned W2[4] = {0, 0, 0, 1};
+  unsigned over = 0;
   uint8_t octets[4];
   for (int i = 0; i < 4; i++) {
     const uint8_t* o = s + starts[i];
-    const unsigned a = o[0] - 48u, b = o[1] - 48u, c = o[2] - 48u;
-    const int l = lens[i];
-    const unsigned val = l == 1 ? a : l == 2 ? a * 10 + b : a * 100 + b * 10 + c;
-    bad |= static_cast<unsigned>(l < 1 || l > 3) | static_cast<unsigned>(val > 255);
+    const unsigned l = lens[i];
+    const unsigned val = (o[0] - 48u) * W0[l] + (o[1] - 48u) * W1[l] + (o[2] - 48u) * W2[l];
+    over |= val > 255 ? 1u : 0u;
     octets[i] = static_cast<uint8_t>(val);
   }
-  if (bad != 0) return 0;
+  if (over != 0) return 0;
   std::memcpy(out, octets, 4);
   return 4;
 #else
@@ -656,9 +683,9 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
   const bool icmp = proto == P_ICMP || proto == P_ICMPV6;
   const bool ports = hasPorts(proto);
   const bool gre = proto == P_GRE;
-  while (p < e) {
-    p = skipSpace(p, e);
+  for (;;) {
     if (p >= e) break;
+    p = skipSpace(p, e);
     if (*p == 91) {
       q = p + 1;
       while (q < e && *q != 93) q++;
@@ -677,51 +704,66 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
       if (p < e && !isSpace(*p)) return R_MALFORMED;
       continue;
     }
-    // Key characters up to '=', then the value up to the next space.
+    // Key characters up to '=', then a non-empty value up to the next space. (TS finds the first
+    // '=' and then checks the key characters: malformed in the same cases.)
     const uint8_t* ks = p;
-    q = keyEnd(p, e);
-    if (q == ks || q >= e || *q != 61) {
-      // No key, or a byte that is neither a key character nor '=' before the first '=':
-      // malformed either way (TS checks the key characters after finding '=').
-      return R_MALFORMED;
-    }
-    const uint8_t* eqPos = q;
-    q = tokenEnd(eqPos + 1, e);
-    if (eqPos + 1 >= q) return R_MALFORMED;
-    const ptrdiff_t klen = eqPos - ks;
+    const uint8_t* eqPos = keyEnd(p, e);
+    if (eqPos == ks || eqPos >= e || *eqPos != 61) return R_MALFORMED;
     const uint8_t* vs = eqPos + 1;
+    if (vs >= e || isSpace(*vs)) return R_MALFORMED;
+    q = tokenEnd(vs + 1, e);
     p = q;
-    const uint8_t k0 = ks[0];
+    // Known keys, compared as words: the '=' and at least one value byte follow the key, so
+    // reading klen + 1 bytes from ks stays inside the token.
     int bit = 0;
-    if (klen == 3 && k0 == 's' && ks[1] == 'r' && ks[2] == 'c') {
-      // src= opens the next tuple
-      if (tuple_ == 2) return R_MALFORMED;
-      tuple_++;
-      if (!setAddr(vs, q, true)) return R_MALFORMED;
-      continue;
-    }
-    if (klen == 3 && k0 == 'd' && ks[1] == 's' && ks[2] == 't') {
-      bit = T_DST;
-    } else if (klen == 5 && ks[1] == 'p' && ks[2] == 'o' && ks[3] == 'r' && ks[4] == 't' && ports) {
-      if (k0 == 's') {
-        bit = T_SPORT;
-      } else if (k0 == 'd') {
-        bit = T_DPORT;
-      }
-    } else if (klen == 7 && std::memcmp(ks, "packets", 7) == 0) {
-      bit = T_PACKETS;
-    } else if (klen == 5 && std::memcmp(ks, "bytes", 5) == 0) {
-      bit = T_BYTES;
-    } else if (icmp && klen == 4 && std::memcmp(ks, "type", 4) == 0) {
-      bit = T_TYPE;
-    } else if (icmp && klen == 4 && std::memcmp(ks, "code", 4) == 0) {
-      bit = T_CODE;
-    } else if (icmp && klen == 2 && k0 == 'i' && ks[1] == 'd') {
-      bit = T_ID;
-    } else if (gre && klen == 6 && std::memcmp(ks, "srckey", 6) == 0) {
-      bit = T_SRCKEY;
-    } else if (gre && klen == 6 && std::memcmp(ks, "dstkey", 6) == 0) {
-      bit = T_DSTKEY;
+    switch (eqPos - ks) {
+      case 3:
+        if (eqWord4(ks, "src=")) {
+          // src= opens the next tuple
+          if (tuple_ == 2) return R_MALFORMED;
+          tuple_++;
+          if (!setAddr(vs, q, true)) return R_MALFORMED;
+          continue;
+        }
+        if (eqWord4(ks, "dst=")) bit = T_DST;
+        break;
+      case 5:
+        if (ports && eqWord4(ks + 1, "port")) {
+          if (ks[0] == 's') {
+            bit = T_SPORT;
+          } else if (ks[0] == 'd') {
+            bit = T_DPORT;
+          }
+        } else if (eqWord4(ks, "byte") && ks[4] == 's') {
+          bit = T_BYTES;
+        }
+        break;
+      case 7:
+        if (eqWord4(ks, "pack") && eqWord4(ks + 4, "ets=")) bit = T_PACKETS;
+        break;
+      case 4:
+        if (icmp) {
+          if (eqWord4(ks, "type")) {
+            bit = T_TYPE;
+          } else if (eqWord4(ks, "code")) {
+            bit = T_CODE;
+          }
+        }
+        break;
+      case 2:
+        if (icmp && ks[0] == 'i' && ks[1] == 'd') bit = T_ID;
+        break;
+      case 6:
+        if (gre) {
+          if (eqN(ks, "srckey", 6)) {
+            bit = T_SRCKEY;
+          } else if (eqN(ks, "dstkey", 6)) {
+            bit = T_DSTKEY;
+          }
+        }
+        break;
+      default:
+        break;
     }
     if (bit == 0) continue;  // any other key: mark=, use=, zone=, secctx=, labels=, id=, ...
     const int have = tuple_ == 1 ? bits1_ : bits2_;
@@ -733,6 +775,19 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
       bits1_ |= bit;
     } else {
       bits2_ |= bit;
+    }
+    if (bit == T_SPORT || bit == T_DPORT) {
+      // The hot case, inline: setField's port branch.
+      if (q - vs > 5) return R_MALFORMED;
+      const double v = parseNumIn(lo_, vs, q);
+      if (v < 0 || v > 65535) return R_MALFORMED;
+      const int port = static_cast<int>(v);
+      if (bit == T_SPORT) {
+        (tuple_ == 1 ? sport1_ : sport2_) = port;
+      } else {
+        (tuple_ == 1 ? dport1_ : dport2_) = port;
+      }
+      continue;
     }
     if (!setField(bit, vs, q)) return R_MALFORMED;
   }
