@@ -7,6 +7,7 @@
 
 #include "layout.h"
 #include "mapped_file.h"
+#include "netlink.h"
 #include "tokenizer.h"
 
 namespace ctscope {
@@ -101,6 +102,7 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
                              InstanceMethod("scanFile", &CtscopeAddon::ScanFile),
                              InstanceMethod("layout", &CtscopeAddon::Layout),
                          });
+    registerNetlink(env, exports);
   }
 
  private:
