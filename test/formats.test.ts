@@ -204,12 +204,12 @@ describe.each(BACKENDS)("formats (%s backend)", (backend) => {
       "tcp ESTABLISHED": 1,
       "tcp FIN_WAIT": 1,
       "udp -": 1,
-      "unknown -": 1,
+      "unknown(2) -": 1,
     });
     expect(hist(s.timeouts)).toEqual({ 10: 1, 60: 3, 600: 1, 345600: 1 });
     expect(hist(s.established_timeouts)).toEqual({ 345600: 1 });
-    expect(top(s, "service")).toEqual({ "tcp 10.2.0.1:443": 4, "udp 10.2.0.1:53": 1, "unknown 224.0.0.22": 1 });
-    expect(s.top.service.find((r) => r.key === "unknown 224.0.0.22")).toMatchObject({ proto: "unknown", port: null, unreplied: 1 });
+    expect(top(s, "service")).toEqual({ "tcp 10.2.0.1:443": 4, "udp 10.2.0.1:53": 1, "unknown(2) 224.0.0.22": 1 });
+    expect(s.top.service.find((r) => r.key === "unknown(2) 224.0.0.22")).toMatchObject({ proto: "unknown(2)", port: null, unreplied: 1 });
   });
 
   it("conntrack -E -o timestamp: [sec.usec]<TAB> prefix, mixed plain and extended lines", async () => {

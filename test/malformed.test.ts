@@ -182,7 +182,7 @@ describe.each(BACKENDS)("malformed lines (%s backend)", (backend) => {
       "tcp 10.9.1.1:0": 1,
       "icmp 10.9.1.1": 1,
       "gre 10.9.1.1": 1,
-      "unknown 10.9.1.1": 1,
+      "unknown(255) 10.9.1.1": 1,
     });
     const web = s.classes.find((c) => c.dport === 443)!;
     expect(web.maxTimeout).toBe(4294967295);
@@ -190,6 +190,6 @@ describe.each(BACKENDS)("malformed lines (%s backend)", (backend) => {
     expect(web.packets).toBe(2 ** 65);
     expect(web.bytes).toBe(2 ** 65);
     expect(s.classes.find((c) => c.dport === 0)!.maxTimeout).toBe(0);
-    expect(s.classes.find((c) => c.proto === 255)!.protoName).toBe("unknown");
+    expect(s.classes.find((c) => c.proto === 255)!.protoName).toBe("unknown(255)");
   });
 });

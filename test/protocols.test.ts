@@ -24,9 +24,9 @@ const STATES = {
   "dccp OPEN": 1,
   "dccp REQUEST": 1,
   "gre -": 1,
-  "unknown -": 2,
+  "unknown(50) -": 1,
 };
-const PROTOS = { tcp: 4, sctp: 3, dccp: 2, udp: 1, udplite: 1, gre: 1, unknown: 2 };
+const PROTOS = { tcp: 4, sctp: 3, dccp: 2, udp: 1, udplite: 1, gre: 1, "unknown(50)": 1 };
 const TIMEOUTS = { 0: 1, 10: 5, 60: 5, 300: 2, 21600: 1, 345600: 1 };
 
 function services(dst: string, icmp: string, multicast: string): Record<string, number> {
@@ -39,8 +39,8 @@ function services(dst: string, icmp: string, multicast: string): Record<string, 
     [`udplite ${ep(5004)}`]: 1,
     [`${icmp} ${dst}`]: 1,
     [`gre ${dst}`]: 1,
-    [`unknown ${multicast}`]: 1,
-    [`unknown ${dst}`]: 1,
+    [`unknown(${icmp === "icmp" ? 2 : 89}) ${multicast}`]: 1,
+    [`unknown(50) ${dst}`]: 1,
   };
 }
 
@@ -63,17 +63,19 @@ describe.each(BACKENDS)("protocols (%s backend)", (backend) => {
       accounted: 0,
     });
     expect(s.by_family).toEqual([{ family, count: 15 }]);
-    expect(states(s)).toEqual({ ...STATES, [`${icmp} -`]: 1 });
-    expect(protos(s)).toEqual({ ...PROTOS, [icmp]: 1 });
+    // The other unknown protocol is 2 (IGMP) over IPv4 and 89 (OSPF) over IPv6.
+    const other = `unknown(${family === "ipv4" ? 2 : 89})`;
+    expect(states(s)).toEqual({ ...STATES, [`${icmp} -`]: 1, [`${other} -`]: 1 });
+    expect(protos(s)).toEqual({ ...PROTOS, [icmp]: 1, [other]: 1 });
     expect(flagCounts(s)).toEqual({ unreplied: 5, assured: 6, offloaded: 0, natted: 0 });
     expect(hist(s.timeouts)).toEqual(TIMEOUTS);
     // Only TCP ESTABLISHED enters the established histogram (not SCTP ESTABLISHED).
     expect(hist(s.established_timeouts)).toEqual({ 345600: 1 });
     expect(top(s, "service")).toEqual(services(dst, icmp, multicast));
     // Ports only for protocols that have them.
-    const ports = Object.fromEntries(s.top.service.map((r) => [r.key.split(" ")[0] === "unknown" ? r.key : r.proto, r.port]));
+    const ports = Object.fromEntries(s.top.service.map((r) => [r.key.startsWith("unknown") ? r.key : r.proto, r.port]));
     expect(ports).toMatchObject({ tcp: 80, udp: 53, udplite: 5004, sctp: 3868, dccp: 5001, gre: null, [icmp]: null });
-    expect(ports[`unknown ${multicast}`]).toBeNull();
+    expect(ports[`unknown(${family === "ipv4" ? 2 : 89}) ${multicast}`]).toBeNull();
     const classes = s.classes.map((c) => `${c.protoName}/${c.proto}`).sort();
     expect(new Set(classes)).toEqual(
       new Set([
@@ -84,8 +86,8 @@ describe.each(BACKENDS)("protocols (%s backend)", (backend) => {
         "dccp/33",
         `${icmp}/${icmp === "icmp" ? 1 : 58}`,
         "gre/47",
-        `unknown/${family === "ipv4" ? 2 : 89}`,
-        "unknown/50",
+        `unknown(${family === "ipv4" ? 2 : 89})/${family === "ipv4" ? 2 : 89}`,
+        "unknown(50)/50",
       ]),
     );
   });
@@ -126,7 +128,7 @@ describe.each(BACKENDS)("protocols (%s backend)", (backend) => {
       "icmp -": 1,
       "icmpv6 -": 1,
       "gre -": 1,
-      "unknown -": 1,
+      "unknown(2) -": 1,
     });
     expect(flagCounts(s)).toEqual({ unreplied: 4, assured: 5, offloaded: 0, natted: 0 });
     expect(hist(s.timeouts)).toEqual({ 0: 1, 10: 4, 60: 3, 300: 1, 21600: 1, 345600: 1 });
@@ -141,7 +143,7 @@ describe.each(BACKENDS)("protocols (%s backend)", (backend) => {
       "tcp [2001:db8:3::1]:80": 1,
       "udp 10.3.0.1:53": 1,
       "udplite 10.3.0.1:5004": 1,
-      "unknown 224.0.0.22": 1,
+      "unknown(2) 224.0.0.22": 1,
     });
   });
 
@@ -213,13 +215,11 @@ describe.each(BACKENDS)("protocols (%s backend)", (backend) => {
     );
     expect(counts(s)).toMatchObject({ lines: 6, entries: 2, malformed: 4 });
     expect(s.malformed_samples.map((m) => m.line)).toEqual([1, 2, 3, 4]);
-    expect(top(s, "service")).toEqual({ "gre 10.3.0.1": 1, "unknown 10.3.0.1": 1 });
+    expect(top(s, "service")).toEqual({ "gre 10.3.0.1": 1, "unknown(115) 10.3.0.1": 1 });
   });
 
-  // Known bug (src/engine/snapshot.ts): by_proto, by_state, service and remote_service_state are keyed
-  // by protocol number but labelled protoName() = "unknown" for every unlisted number, so two unknown
-  // protocols give two rows with the same label. Remove .fails once labels are unique.
-  it.fails("two unknown protocol numbers: classes stay apart, no table shows the same label twice", async () => {
+  // Unlisted protocol numbers are labelled "unknown(N)", so two of them never share a label.
+  it("two unknown protocol numbers: classes stay apart, no table shows the same label twice", async () => {
     const s = await analyzeText(
       [
         "unknown  2 599 src=10.3.0.2 dst=10.3.0.1 src=10.3.0.1 dst=10.3.0.2 mark=0 use=1",

@@ -192,8 +192,9 @@ export function hasPorts(proto: number): boolean {
   return proto === P_TCP || proto === P_UDP || proto === P_UDPLITE || proto === P_SCTP || proto === P_DCCP;
 }
 
+/** Protocol name for display; numbers without a name show as "unknown(N)" so distinct ones stay distinct. */
 export function protoName(proto: number): string {
-  return PROTO_NAMES[proto] ?? "unknown";
+  return PROTO_NAMES[proto] ?? `unknown(${proto})`;
 }
 
 export function stateName(state: number): string | null {
