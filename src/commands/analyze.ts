@@ -1,11 +1,25 @@
 import { accessSync, constants } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { type Command, Option } from "@commander-js/extra-typings";
+import {
+  collectLiveHostFacts,
+  DEFAULT_THRESHOLDS,
+  type Diagnosis,
+  diagnose,
+  diagnosisToJson,
+  type HostFacts,
+  loadOfflineHostFacts,
+  parseThresholdValue,
+  THRESHOLD_OPTIONS,
+  type Thresholds,
+} from "../diagnose/index.js";
 import { type AnalyzeOptions, analyze, defaultThreads } from "../engine/analyze.js";
 import type { Snapshot } from "../engine/types.js";
 import { InputError, UsageError } from "../errors.js";
+import { renderDiagnosisText } from "../report/diagnosis-text.js";
 import { renderHuman } from "../report/human.js";
 import { createProgress } from "../report/progress.js";
+import { renderProm, writeFileAtomic } from "../report/prom.js";
 import { renderCsv, renderJson, renderNdjson } from "../report/serialize.js";
 
 export const LIVE_TABLE = "/proc/net/nf_conntrack";
@@ -100,19 +114,53 @@ export function toAnalyzeOptions(inputs: string[], live: boolean, o: InputOption
   };
 }
 
-export type OutputFormat = "table" | "json" | "ndjson" | "csv";
+export type OutputFormat = "table" | "json" | "ndjson" | "csv" | "prom";
 
-export function renderSnapshot(s: Snapshot, format: OutputFormat): string {
+export function renderSnapshot(s: Snapshot, d: Diagnosis, format: OutputFormat, opts: { top: number; color: boolean }): string {
   switch (format) {
     case "json":
-      return renderJson(s);
+      return renderJson(s, diagnosisToJson(d));
     case "ndjson":
       return renderNdjson(s);
     case "csv":
       return renderCsv(s);
+    case "prom":
+      return renderProm(s, d, { top: opts.top });
     default:
-      return renderHuman(s, { color: useColor(process.stdout) });
+      return renderHuman(s, { color: opts.color, preamble: renderDiagnosisText(d, { color: opts.color }) });
   }
+}
+
+/** Registers the diagnosis options: host-fact files and one option per threshold. */
+export function addDiagnosisOptions<T extends Command<[string[]], Record<string, unknown>>>(cmd: T): T {
+  cmd
+    .option("--sysctl <file>", "sysctl values (sysctl -a, sysctl net.netfilter, or KEY=VALUE lines)")
+    .option("--stats <file>", "/proc/net/stat/nf_conntrack (any kernel era) or conntrack -S output")
+    .option("--kernel-log <file>", "dmesg, kern.log or journalctl -k output, for table-full evidence");
+  for (const opt of THRESHOLD_OPTIONS) {
+    cmd.option(`--${opt.name} <${opt.arg}>`, `${opt.description} (default ${DEFAULT_THRESHOLDS[opt.key]})`);
+  }
+  return cmd;
+}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Threshold overrides from parsed options (UsageError on a bad value). */
+export function thresholdsFrom(o: Record<string, unknown>): Partial<Thresholds> {
+  const t: Partial<Thresholds> = {};
+  for (const opt of THRESHOLD_OPTIONS) {
+    const v = o[camel(opt.name)];
+    if (typeof v === "string") t[opt.key] = parseThresholdValue(opt, v);
+  }
+  return t;
+}
+
+/** Host facts: the live host's when reading the live table, the given files otherwise (null when none). */
+export async function hostFactsFor(live: boolean, o: { sysctl?: string; stats?: string; kernelLog?: string }): Promise<HostFacts | null> {
+  if (o.sysctl || o.stats || o.kernelLog) return loadOfflineHostFacts({ sysctl: o.sysctl, stats: o.stats, kernelLog: o.kernelLog });
+  return live ? collectLiveHostFacts() : null;
 }
 
 /** Registers `ctscope analyze`. */
@@ -123,18 +171,40 @@ export function registerAnalyze(program: Command): void {
     .argument("[inputs...]", "dump files; - reads stdin; .gz is decompressed");
   addInputOptions(cmd)
     .option("--json", "same as --format json")
-    .addOption(new Option("--format <fmt>", "output format").choices(["table", "json", "ndjson", "csv"] as const).default("table" as const))
-    .action(async (inputs, rawOpts) => {
-      const opts = rawOpts as unknown as InputOptionValues & { json?: boolean; format: OutputFormat };
-      const resolved = resolveInputs(inputs);
-      const format: OutputFormat = opts.json ? "json" : opts.format;
-      const progress = createProgress(process.stderr);
-      let snapshot: Snapshot;
-      try {
-        snapshot = await analyze({ ...toAnalyzeOptions(resolved.inputs, resolved.live, opts), onProgress: progress.update });
-      } finally {
-        progress.done();
-      }
-      process.stdout.write(renderSnapshot(snapshot, format));
-    });
+    .addOption(
+      new Option("--format <fmt>", "output format").choices(["table", "json", "ndjson", "csv", "prom"] as const).default("table" as const),
+    )
+    .option(
+      "-o, --output <file>",
+      "write the report to FILE atomically (temporary file, then rename), e.g. for the node_exporter textfile collector",
+    );
+  addDiagnosisOptions(cmd);
+  cmd.action(async (inputs, rawOpts) => {
+    const opts = rawOpts as unknown as InputOptionValues & {
+      json?: boolean;
+      format: OutputFormat;
+      output?: string;
+      sysctl?: string;
+      stats?: string;
+      kernelLog?: string;
+    };
+    const thresholds = thresholdsFrom(rawOpts as Record<string, unknown>);
+    const resolved = resolveInputs(inputs);
+    const format: OutputFormat = opts.json ? "json" : opts.format;
+    const factsPromise = hostFactsFor(resolved.live, opts);
+    // Awaited after the scan; until then a rejection must not count as unhandled.
+    factsPromise.catch(() => {});
+    const progress = createProgress(process.stderr);
+    let snapshot: Snapshot;
+    try {
+      snapshot = await analyze({ ...toAnalyzeOptions(resolved.inputs, resolved.live, opts), onProgress: progress.update });
+    } finally {
+      progress.done();
+    }
+    const diagnosis = diagnose(snapshot, await factsPromise, thresholds);
+    const color = opts.output === undefined && useColor(process.stdout);
+    const text = renderSnapshot(snapshot, diagnosis, format, { top: opts.top, color });
+    if (opts.output) await writeFileAtomic(opts.output, text);
+    else process.stdout.write(text);
+  });
 }
