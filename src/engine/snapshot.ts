@@ -46,15 +46,7 @@ import type { BackendName } from "./contract.js";
 import { type Cidr, inCidrs } from "./filter.js";
 import type { Merger } from "./merge.js";
 import { PairInterner } from "./pair-interner.js";
-import {
-  type Dimension,
-  type FlowClass,
-  type HistBucket,
-  type LocalInfo,
-  type Snapshot,
-  type StateRow,
-  type TopRow,
-} from "./types.js";
+import type { Dimension, FlowClass, HistBucket, LocalInfo, Snapshot, StateRow, TopRow } from "./types.js";
 
 export interface LocalSpec {
   mode: "given" | "host" | "inferred";
@@ -205,8 +197,8 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     for (let i = 0; i < n; i++) {
       const si = srcIds[i]!;
       const di = dstIds[i]!;
-      const a = si < di ? si : di;
-      const b = si < di ? di : si;
+      const a = Math.min(si, di);
+      const b = Math.max(si, di);
       const before = pairs.size;
       pairs.id(a, b);
       if (pairs.size > before) {
