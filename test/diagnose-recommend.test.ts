@@ -106,10 +106,10 @@ describe("recommendations computed from the data", () => {
     const r = rec(diagnose(snap, null), "inspect-remote:142.250.1.188_tcp/5228");
     expect(r.commands).toEqual([
       "conntrack -L -f ipv4 --dst 142.250.1.188 -p tcp --dport 5228 | head -n 20",
-      "iptables -I OUTPUT -p tcp -d 142.250.1.188 --dport 5228 -m connlimit --connlimit-above 200 --connlimit-daddr --connlimit-mask 32 -j REJECT --reject-with tcp-reset",
+      "iptables -I OUTPUT -p tcp -d 142.250.1.188 --dport 5228 -m connlimit --connlimit-above 500 --connlimit-daddr --connlimit-mask 32 -j REJECT --reject-with tcp-reset",
       "nft add table inet ctscope",
       "nft 'add chain inet ctscope output { type filter hook output priority filter; policy accept; }'",
-      "nft add rule inet ctscope output ip daddr 142.250.1.188 tcp dport 5228 ct count over 200 reject with tcp reset",
+      "nft add rule inet ctscope output ip daddr 142.250.1.188 tcp dport 5228 ct count over 500 reject with tcp reset",
     ]);
   });
 
@@ -124,10 +124,10 @@ describe("recommendations computed from the data", () => {
     const r = d.recommendations.find((x) => x.id.startsWith("inspect-remote:"))!;
     expect(r.commands).toEqual([
       "conntrack -L -f ipv6 --src 2001:db8:9::50 -p tcp --dport 25 | head -n 20",
-      "ip6tables -I INPUT -p tcp -s 2001:db8:9::50 --dport 25 -m connlimit --connlimit-above 128 --connlimit-saddr --connlimit-mask 128 -j REJECT --reject-with tcp-reset",
+      "ip6tables -I INPUT -p tcp -s 2001:db8:9::50 --dport 25 -m connlimit --connlimit-above 150 --connlimit-saddr --connlimit-mask 128 -j REJECT --reject-with tcp-reset",
       "nft add table inet ctscope",
       "nft 'add chain inet ctscope input { type filter hook input priority filter; policy accept; }'",
-      "nft add rule inet ctscope input ip6 saddr 2001:db8:9::50 tcp dport 25 ct count over 128 reject with tcp reset",
+      "nft add rule inet ctscope input ip6 saddr 2001:db8:9::50 tcp dport 25 ct count over 150 reject with tcp reset",
     ]);
   });
 

@@ -92,15 +92,16 @@ describe("dominant remote", () => {
   });
 
   it("below the share, the minimum or the ratio: nothing", () => {
-    // 20% share only.
-    const low = diagnose(
-      buildSnapshot([
-        { src: "10.0.0.5", dst: "192.0.2.80", remote: "dst", count: 2000 },
-        ...rows(800, (i) => ({ src: "10.0.0.5", dst: ipv4(151, i), remote: "dst" as const, count: 10 })),
-      ]),
-      null,
-    );
-    expect(ids(low).filter((i) => i.startsWith("dominant"))).toEqual([]);
+    // 1.5% share only, though 150 times the median remote; flagged once the share threshold is 1%.
+    const lowShare = buildSnapshot([
+      { src: "10.0.0.5", dst: "192.0.2.80", remote: "dst", count: 1500 },
+      ...rows(10000, (i) => ({ src: "10.0.0.5", dst: ipv4(151, i), remote: "dst" as const, count: 10 })),
+    ]);
+    expect(ids(diagnose(lowShare, null)).filter((i) => i.startsWith("dominant"))).toEqual([]);
+    expect(get(diagnose(lowShare, null, { dominantSharePct: 1 }), "dominant-remote:192.0.2.80_tcp/80").evidence).toMatchObject({
+      entries: 1500,
+      ratio_to_median: 150,
+    });
     // Few entries.
     const small = diagnose(buildSnapshot([{ src: "10.0.0.5", dst: "192.0.2.80", remote: "dst", count: 900 }]), null);
     expect(ids(small)).toEqual([]);

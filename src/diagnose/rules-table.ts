@@ -264,6 +264,9 @@ export function longEstablishedRule(ctx: RuleContext): Finding[] {
   return [found(draft, false, [rec])];
 }
 
+/** Share of the orphans one remote + service must hold to be named as their owner. */
+export const ORPHAN_OWNER_SHARE = 0.2;
+
 export function orphanRule(ctx: RuleContext): Finding[] {
   const T = ctx.health.establishedTimeout.seconds;
   if (T === null) return [];
@@ -291,7 +294,9 @@ export function orphanRule(ctx: RuleContext): Finding[] {
     if (g) g.count += c.count;
     else groups.set(key, { count: c.count, c });
   }
-  const topEntry = byCountDesc(groups)[0];
+  // Name the owner only when one remote + service holds a fair part of them; spread orphans are the timeout's fault.
+  const first = byCountDesc(groups)[0];
+  const topEntry = first && first[1].count >= Math.max(ORPHAN_OWNER_SHARE * entries, ctx.t.minEntries / 10) ? first : undefined;
   const share = ctx.total > 0 ? entries / ctx.total : 0;
   const evidence: Record<string, number | string> = {
     orphaned: entries,

@@ -214,15 +214,24 @@ export function dominantRemoteRule(ctx: RuleContext): Finding[] {
 
 interface SourceGroups {
   byPrefix: Map<string, { count: number; unreplied: number }>;
-  byService: Map<string, { count: number; unreplied: number; prefixes: Set<string>; c: FlowClass; families: Set<4 | 6> }>;
-  /** prefixOf(classes[i].src), computed once. */
+  byService: Map<string, ServiceGroup>;
+  /** prefixOf(classes[i].src) for the kept classes. */
   prefixes: string[];
+  /** The byService entry of each kept class. */
+  serviceOf: Array<ServiceGroup | undefined>;
 }
+
+type ServiceGroup = { count: number; unreplied: number; prefixes: Set<string>; c: FlowClass; families: Set<4 | 6> };
 
 function groupSources(ctx: RuleContext, keep: (c: FlowClass) => boolean): SourceGroups {
   const classes = ctx.classes;
-  const g: SourceGroups = { byPrefix: new Map(), byService: new Map(), prefixes: new Array(classes.length) };
-  const services = new Map<string, Map<number, SourceGroups["byService"] extends Map<string, infer V> ? V : never>>();
+  const g: SourceGroups = {
+    byPrefix: new Map(),
+    byService: new Map(),
+    prefixes: new Array(classes.length),
+    serviceOf: new Array(classes.length),
+  };
+  const services = new Map<string, Map<number, ServiceGroup>>();
   for (let i = 0; i < classes.length; i++) {
     const c = classes[i]!;
     if (!keep(c)) continue;
@@ -248,6 +257,7 @@ function groupSources(ctx: RuleContext, keep: (c: FlowClass) => boolean): Source
       byPort.set(pkey, s);
       g.byService.set(`${c.protoName} ${c.dst} ${c.dport}`, s);
     }
+    g.serviceOf[i] = s;
     s.count += c.count;
     if (c.unreplied) s.unreplied += c.count;
     if (s.prefixes.size < DISTRIBUTED_PREFIXES) s.prefixes.add(prefix);
@@ -296,6 +306,69 @@ function floodSources(
   });
 }
 
+/**
+ * Services still flooded from many prefixes once the reported sources are left out: a flood from
+ * one /24 is that prefix's finding, not a distributed one, even if a few other clients half-open too.
+ * Busy services always have some half-open or unreplied entries, so the rest must also be at least
+ * half of all the service's entries, or ten times the threshold.
+ */
+function distributedTargets(
+  ctx: RuleContext,
+  g: SourceGroups,
+  reported: ReadonlyArray<{ subject: string }>,
+  min: number,
+): Array<{ c: FlowClass; count: number; unreplied: number; prefixes: number; families: Set<4 | 6> }> {
+  const candidates = new Set<ServiceGroup>();
+  for (const [, s] of topAtLeast(g.byService, min, Number.POSITIVE_INFINITY)) {
+    if (s.prefixes.size >= DISTRIBUTED_PREFIXES && s.c.dport !== null) candidates.add(s);
+  }
+  if (candidates.size === 0) return [];
+  const srcs = new Set(reported.filter((r) => !r.subject.includes("/")).map((r) => r.subject));
+  const prefixes = new Set(reported.filter((r) => r.subject.includes("/")).map((r) => r.subject));
+  const rest = new Map<ServiceGroup, { count: number; unreplied: number; prefixes: Set<string> }>();
+  const classes = ctx.classes;
+  for (let i = 0; i < classes.length; i++) {
+    const s = g.serviceOf[i];
+    if (s === undefined || !candidates.has(s)) continue;
+    const c = classes[i]!;
+    const prefix = g.prefixes[i]!;
+    if (srcs.has(c.src) || prefixes.has(prefix)) continue;
+    let r = rest.get(s);
+    if (!r) {
+      r = { count: 0, unreplied: 0, prefixes: new Set() };
+      rest.set(s, r);
+    }
+    r.count += c.count;
+    if (c.unreplied) r.unreplied += c.count;
+    if (r.prefixes.size < DISTRIBUTED_PREFIXES) r.prefixes.add(prefix);
+  }
+  // All entries (any state) of the candidate services: destination, then port and protocol.
+  const totals = new Map<string, Map<number, number>>();
+  for (const s of rest.keys()) {
+    let m = totals.get(s.c.dst);
+    if (!m) {
+      m = new Map();
+      totals.set(s.c.dst, m);
+    }
+    m.set((s.c.dport ?? 65536) * 256 + s.c.proto, 0);
+  }
+  for (const c of classes) {
+    const m = totals.get(c.dst);
+    if (!m) continue;
+    const k = (c.dport ?? 65536) * 256 + c.proto;
+    const n = m.get(k);
+    if (n !== undefined) m.set(k, n + c.count);
+  }
+  const out: Array<{ c: FlowClass; count: number; unreplied: number; prefixes: number; families: Set<4 | 6> }> = [];
+  for (const [s, r] of rest) {
+    const all = totals.get(s.c.dst)!.get((s.c.dport ?? 65536) * 256 + s.c.proto)!;
+    if (r.count < min || r.prefixes.size < DISTRIBUTED_PREFIXES) continue;
+    if (r.count * 2 < all && r.count < 10 * min) continue;
+    out.push({ c: s.c, count: r.count, unreplied: r.unreplied, prefixes: r.prefixes.size, families: s.families });
+  }
+  return out.sort((a, b) => b.count - a.count).slice(0, MAX_SUBJECTS);
+}
+
 function dropRec(subject: string, what: string): Omit<Recommendation, "anomaly"> | null {
   const c = safeCidr(subject);
   const cmds = c ? dropSourceCommands(c.cidr) : null;
@@ -316,7 +389,8 @@ export function synFloodRule(ctx: RuleContext): Finding[] {
   const g = groupSources(ctx, keep);
   const out: Finding[] = [];
   const sev = trafficSeverity(ctx);
-  for (const f of floodSources(ctx.classes, g, t.synFloodEntries)) {
+  const sources = floodSources(ctx.classes, g, t.synFloodEntries);
+  for (const f of sources) {
     out.push(
       found(
         {
@@ -332,9 +406,8 @@ export function synFloodRule(ctx: RuleContext): Finding[] {
       ),
     );
   }
-  for (const [, s] of topAtLeast(g.byService, t.synFloodEntries, Number.POSITIVE_INFINITY)) {
-    if (out.length >= MAX_SUBJECTS * 2) break;
-    if (s.prefixes.size < DISTRIBUTED_PREFIXES || s.c.dport === null) continue;
+  for (const s of distributedTargets(ctx, g, sources, t.synFloodEntries)) {
+    if (s.c.dport === null) continue;
     const subject = `tcp/${s.c.dport} on ${s.c.dst}`;
     const recs: Array<Omit<Recommendation, "anomaly"> | null> = [];
     const sp = synproxyCommands(s.c.dport, [...s.families]);
@@ -352,13 +425,13 @@ export function synFloodRule(ctx: RuleContext): Finding[] {
         {
           rule: "syn-flood",
           severity: sev,
-          title: `Distributed SYN flood to ${subject}: ${int(s.count)} half-open entries from ${s.prefixes.size >= DISTRIBUTED_PREFIXES ? `${DISTRIBUTED_PREFIXES}+` : s.prefixes.size} prefixes`,
+          title: `Distributed SYN flood to ${subject}: ${int(s.count)} half-open entries from ${DISTRIBUTED_PREFIXES}+ prefixes`,
           subject,
           evidence: {
             half_open: s.count,
             unreplied: s.unreplied,
             share_pct: r1(share(ctx, s.count) * 100),
-            prefixes: s.prefixes.size >= DISTRIBUTED_PREFIXES ? `${DISTRIBUTED_PREFIXES}+` : s.prefixes.size,
+            prefixes: `${DISTRIBUTED_PREFIXES}+`,
           },
           why: "Half-open entries from many unrelated prefixes are the signature of a spoofed SYN flood: blocking sources cannot keep up, only not tracking incomplete handshakes can.",
         },
@@ -467,7 +540,8 @@ export function udpFloodRule(ctx: RuleContext): Finding[] {
   const g = groupSources(ctx, keep);
   const out: Finding[] = [];
   const sev = trafficSeverity(ctx);
-  for (const f of floodSources(ctx.classes, g, t.udpFloodEntries)) {
+  const sources = floodSources(ctx.classes, g, t.udpFloodEntries);
+  for (const f of sources) {
     out.push(
       found(
         {
@@ -485,9 +559,8 @@ export function udpFloodRule(ctx: RuleContext): Finding[] {
   }
   const cur = ctx.facts?.timeouts.udp_timeout ?? 30;
   const newTimeout = Math.max(5, Math.floor(cur / 3));
-  for (const [, s] of topAtLeast(g.byService, t.udpFloodEntries, Number.POSITIVE_INFINITY)) {
-    if (out.length >= MAX_SUBJECTS * 2) break;
-    if (s.prefixes.size < DISTRIBUTED_PREFIXES || s.c.dport === null) continue;
+  for (const s of distributedTargets(ctx, g, sources, t.udpFloodEntries)) {
+    if (s.c.dport === null) continue;
     const subject = `${s.c.protoName}/${s.c.dport} on ${s.c.dst}`;
     const lower = newTimeout < cur ? sysctlCommands("nf_conntrack_udp_timeout", newTimeout) : null;
     out.push(
@@ -500,7 +573,7 @@ export function udpFloodRule(ctx: RuleContext): Finding[] {
           evidence: {
             unreplied_udp: s.count,
             share_pct: r1(share(ctx, s.count) * 100),
-            prefixes: s.prefixes.size >= DISTRIBUTED_PREFIXES ? `${DISTRIBUTED_PREFIXES}+` : s.prefixes.size,
+            prefixes: `${DISTRIBUTED_PREFIXES}+`,
           },
           why: "Unreplied UDP from many prefixes to one port is a spoofed or distributed flood; each datagram holds an entry for the whole UDP timeout.",
         },
