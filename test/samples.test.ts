@@ -145,14 +145,14 @@ describe.skipIf(!present).each(BACKENDS)("real samples (%s backend)", (backend) 
   it("jc #646 conntrack -E: an IGMP entry as 'unknown 2' without ports", async () => {
     const s = await analyzeFiles([path("kellyjonbrazil-jc_issue646_conntrack-E.txt")], backend);
     expect(states(s)).toEqual({
-      "unknown -": 1,
+      "unknown(2) -": 1,
       "udp -": 2,
       "tcp SYN_SENT": 1,
       "tcp SYN_RECV": 1,
       "tcp ESTABLISHED": 1,
       "tcp FIN_WAIT": 1,
     });
-    expect(top(s, "service")).toEqual({ "tcp 91.189.91.48:80": 4, "udp 8.8.8.8:53": 2, "unknown 224.0.0.22": 1 });
+    expect(top(s, "service")).toEqual({ "tcp 91.189.91.48:80": 4, "udp 8.8.8.8:53": 2, "unknown(2) 224.0.0.22": 1 });
     expect(flagCounts(s)).toEqual({ unreplied: 3, assured: 2, offloaded: 0, natted: 0 });
   });
 
