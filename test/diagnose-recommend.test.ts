@@ -151,6 +151,19 @@ describe("recommendations computed from the data", () => {
       `nft 'add chain inet ctscope raw_prerouting ${RAW}'`,
       "nft add rule inet ctscope raw_prerouting ip saddr 203.0.113.66 drop",
     ]);
+    // 3000 half-open entries held 60 s: about 50 new per second; the limit keeps a tenth.
+    const limit = rec(d, "limit-source:203.0.113.66");
+    expect(limit.anomaly).toBe("syn-flood:203.0.113.66");
+    expect(limit.commands[0]).toMatch(
+      /^iptables -I INPUT -s 203\.0\.113\.66 -m conntrack --ctstate NEW -m hashlimit --hashlimit-mode srcip --hashlimit-srcmask 32 --hashlimit-above 5\/second --hashlimit-burst 10 --hashlimit-name ctscope-[0-9a-f]{6} -j DROP$/,
+    );
+    expect(limit.commands.slice(1)).toEqual([
+      "nft add table inet ctscope",
+      "nft 'add chain inet ctscope input { type filter hook input priority filter; policy accept; }'",
+      "nft add rule inet ctscope input ip saddr 203.0.113.66 ct state new limit rate over 5/second burst 10 packets drop",
+    ]);
+    expect(rec(d, "limit-source:2001:db8:1:2::/64").commands[0]).toContain("ip6tables -I INPUT -s 2001:db8:1:2::/64 ");
+    expect(rec(d, "limit-source:2001:db8:1:2::/64").commands[0]).toContain("--hashlimit-srcmask 64 --hashlimit-above 1/second");
     expect(rec(d, "drop-source:2001:db8:1:2::/64").commands).toEqual([
       "ip6tables -t raw -I PREROUTING -s 2001:db8:1:2::/64 -j DROP",
       "nft add table inet ctscope",

@@ -119,6 +119,28 @@ export function dropSourceCommands(source: string): string[] | null {
 }
 
 /**
+ * Limit new connections from a source or prefix instead of dropping it: iptables hashlimit (the
+ * whole prefix shares one bucket) and an nft rule limit. Refused packets are never confirmed, so
+ * they take no table slot.
+ */
+export function limitSourceCommands(source: string, perSecond: number): string[] | null {
+  const c = safeCidr(source);
+  const rate = safeCount(perSecond);
+  if (!c || rate === null) return null;
+  const len = Number(c.cidr.slice(c.cidr.indexOf("/") + 1));
+  // One hashlimit table per subject (rules sharing a name must share options): a short stable hash.
+  let h = 0;
+  for (const ch of c.cidr) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
+  const name = `ctscope-${h.toString(16).padStart(8, "0").slice(0, 6)}`;
+  const burst = rate * 2;
+  return [
+    `${ipt(c.family)} -I INPUT -s ${c.text} -m conntrack --ctstate NEW -m hashlimit --hashlimit-mode srcip --hashlimit-srcmask ${len} --hashlimit-above ${rate}/second --hashlimit-burst ${burst} --hashlimit-name ${name} -j DROP`,
+    ...nftSetup("input"),
+    `nft add rule ${NFT_TABLE} input ${nftAddr(c.family)} saddr ${c.text} ct state new limit rate over ${rate}/second burst ${burst} packets drop`,
+  ];
+}
+
+/**
  * NOTRACK for a stateless service in both directions. server: the service runs here (packets in
  * to the port, replies out from it); client: this host queries remote servers on that port.
  */

@@ -7,6 +7,7 @@ import {
   connlimitCommands,
   dropSourceCommands,
   inspectCommand,
+  limitSourceCommands,
   notrackCommands,
   safeCidr,
   synproxyCommands,
@@ -380,6 +381,26 @@ function dropRec(subject: string, what: string): Omit<Recommendation, "anomaly">
   };
 }
 
+/** Part of the observed rate a limited source keeps: its footprint in the table shrinks as much. */
+export const LIMIT_DIVISOR = 10;
+
+/**
+ * The gentler alternative to dropping: limit the source's new connections. Its rate is estimated
+ * from the data as entries / the timeout that holds them, and the limit keeps a tenth of it.
+ */
+function limitRec(subject: string, entries: number, timeout: number, what: string): Omit<Recommendation, "anomaly"> | null {
+  const c = safeCidr(subject);
+  const observed = entries / Math.max(1, timeout);
+  const rate = Math.max(1, Math.floor(observed / LIMIT_DIVISOR));
+  const cmds = c ? limitSourceCommands(c.cidr, rate) : null;
+  if (!c || !cmds) return null;
+  return {
+    id: `limit-source:${c.text}`,
+    commands: cmds,
+    explanation: `Instead of dropping: ${int(entries)} entries that live ${int(timeout)} s mean about ${r1(observed)} new ${what} per second from ${c.text}; the limit lets ${rate} per second through (burst ${rate * 2}), so it holds about ${LIMIT_DIVISOR}× fewer slots while a legitimate client behind it keeps working.`,
+  };
+}
+
 export function synFloodRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
   const keep = (c: FlowClass) => isHalfOpen(c) && isIncoming(c);
@@ -402,7 +423,7 @@ export function synFloodRule(ctx: RuleContext): Finding[] {
           why: "Half-open entries (SYN_SENT/SYN_RECV) hold a slot for up to 2 minutes each; a sender that never completes handshakes, often with spoofed addresses, fills the table with them.",
         },
         true,
-        [dropRec(f.subject, "its flood")],
+        [dropRec(f.subject, "its flood"), limitRec(f.subject, f.count, ctx.facts?.timeouts.tcp_timeout_syn_recv ?? 60, "connections")],
       ),
     );
   }
@@ -553,7 +574,7 @@ export function udpFloodRule(ctx: RuleContext): Finding[] {
           why: "Every UDP datagram to a new port pair creates an entry that lives for the UDP timeout (30 s by default) even if nothing answers.",
         },
         true,
-        [dropRec(f.subject, "its flood")],
+        [dropRec(f.subject, "its flood"), limitRec(f.subject, f.count, ctx.facts?.timeouts.udp_timeout ?? 30, "flows")],
       ),
     );
   }
