@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -96,5 +97,29 @@ describe.skipIf(!haveLive)("collectLiveHostFacts", () => {
     expect(f.stats === null || f.stats.cpus > 0).toBe(true);
     expect(typeof f.count).toBe("number");
     expect(f.netns).toMatch(/^\d+$/);
+  });
+});
+
+const canNetns = haveLive && process.getuid?.() === 0 && spawnSync("sh", ["-c", "command -v ip"]).status === 0;
+if (haveLive && !canNetns) console.log("skipping the namespace stats read: needs root and ip");
+
+describe.skipIf(!canNetns)("a fresh network namespace's own counters", () => {
+  it("parses /proc/net/stat/nf_conntrack read inside it: the current era, no entries", () => {
+    const ns = `ctscope-diag-stat-${process.pid}`;
+    expect(spawnSync("ip", ["netns", "add", ns]).status).toBe(0);
+    try {
+      const r = spawnSync("ip", ["netns", "exec", ns, "cat", "/proc/net/stat/nf_conntrack"], { encoding: "latin1" });
+      expect(r.status).toBe(0);
+      const f = collectHostFactsFromTexts({ stats: r.stdout });
+      expect(f.stats?.format).toBe("proc");
+      expect(f.stats?.cpus).toBe(r.stdout.trim().split("\n").length - 1);
+      expect(f.stats?.entries).toBe(0);
+      expect(f.stats?.totals.drop).toBe(0);
+      expect(Object.keys(f.stats!.totals)).toEqual(
+        expect.arrayContaining(["found", "invalid", "insert_failed", "drop", "early_drop", "search_restart"]),
+      );
+    } finally {
+      spawnSync("ip", ["netns", "del", ns]);
+    }
   });
 });

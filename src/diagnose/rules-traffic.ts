@@ -119,11 +119,12 @@ export function dominantRemoteRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
   const minCount = Math.max(t.minEntries, (t.dominantSharePct / 100) * ctx.total);
   if (ctx.total < minCount) return [];
-  // Candidates without a map of every remote (a spoofed flood has a million): heavy hitters, then exact counts.
+  // Candidates without a map of every remote (a spoofed flood has a million): heavy hitters, then exact
+  // counts; a map of every remote only once some remote qualifies (for the median), or for tiny shares.
   const k = Math.ceil(100 / Math.max(t.dominantSharePct, 1e-9)) + 1;
   let counts: Map<string, number> | null = null;
   let exact: Map<string, number>;
-  if (k <= 20) {
+  if (k <= 128) {
     exact = new Map(heavyRemotes(ctx.classes, k).map((r) => [r, 0]));
     for (const c of ctx.classes) {
       const n = exact.get(c.remote);
