@@ -136,7 +136,10 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     return toAggregate(env, scanner);
   }
 
-  /** scanFile(path, start, end, filter): lines of a regular file's bytes [start, end). */
+  /**
+   * scanFile(path, start, end, filter[, windowBytes]): lines of a regular file's bytes [start, end).
+   * windowBytes (tests only) shrinks the mmap window to exercise lines that cross windows.
+   */
   Napi::Value ScanFile(const Napi::CallbackInfo& info) {
     const Napi::Env env = info.Env();
     if (!info[0].IsString()) throw Napi::TypeError::New(env, "scanFile: path must be a string");
@@ -144,9 +147,11 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     const double start = readOffset(env, info[1], "start");
     const double end = readOffset(env, info[2], "end");
     const Filter filter = readFilter(env, info[3]);
+    ScanFileOptions options;
+    if (!info[4].IsUndefined()) options.windowBytes = static_cast<size_t>(readOffset(env, info[4], "windowBytes"));
     Scanner scanner(filter);
     try {
-      scanFileRange(path, static_cast<uint64_t>(start), static_cast<uint64_t>(end), scanner);
+      scanFileRange(path, static_cast<uint64_t>(start), static_cast<uint64_t>(end), scanner, options);
     } catch (const InputFailure& err) {
       throw inputError(env, err.what(), err.path);
     }

@@ -4,6 +4,9 @@
  * The same seed always yields the same lines.
  */
 
+import { CIDR_BYTES, type CompiledFilter, emptyFilter } from "../../src/engine/contract.js";
+import { STATE_NAMES } from "../../src/parse/layout.js";
+
 /** mulberry32: small, fast, good enough to drive test data. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -66,7 +69,10 @@ const PROTOS: Proto[] = [
 export type LineFormat = "proc" | "plain" | "extended" | "event" | "xml";
 const FORMATS: LineFormat[] = ["proc", "plain", "extended", "event", "xml"];
 
-/** Numbers that exercise the edges of the grammar (u32 timeout, 20 digits, ports). */
+/** Valid counter values at the edges: up to 20 digits, beyond 2^53. */
+const EDGE_COUNTERS = ["0", "4294967296", "99999999999999999999", "18446744073709551615", "9007199254740993", "00000000000000000001"];
+
+/** Numbers that exercise the edges of the grammar (u32 timeout, 20 digits, ports); many are invalid. */
 const EDGE_NUMBERS = [
   "0",
   "00",
@@ -192,7 +198,7 @@ export class LineGen {
     const timeout =
       r < 0.05 ? "" : r < 0.1 ? this.pick(["0", "4294967295", "432000", "86400", "86401", "432001"]) : String(this.int(432001));
     const acct = this.r() < 0.4;
-    const big = () => (this.r() < 0.05 ? this.pick(EDGE_NUMBERS) : String(this.int(100000)));
+    const big = () => (this.r() < 0.05 ? this.pick(EDGE_COUNTERS) : String(this.int(100000)));
     const pk1 = big();
     const by1 = big();
     const pk2 = big();
@@ -408,6 +414,69 @@ export class LineGen {
       out.push(this.r() < mutatedShare ? this.mutate(base) : base);
     }
     return out;
+  }
+
+  /**
+   * A random CompiledFilter: each field is left empty or filled from the generator's own pools
+   * (protocols, states, service ports, IPv4/IPv6 prefixes of every length), so that it keeps
+   * some entries and drops others.
+   */
+  filter(): CompiledFilter {
+    const f = emptyFilter();
+    const use = () => this.r() < 0.5;
+    if (use()) {
+      f.protoMask = new Uint8Array(256);
+      for (const p of PROTOS) if (this.r() < 0.5) f.protoMask[p.num] = 1;
+    }
+    if (use()) {
+      f.stateMask = new Uint8Array(STATE_NAMES.length);
+      for (let i = 0; i < STATE_NAMES.length; i++) if (this.r() < 0.4) f.stateMask[i] = 1;
+    }
+    if (use()) {
+      f.portMask = new Uint8Array(65536);
+      for (const p of this.servicePorts) if (this.r() < 0.4) f.portMask[p] = 1;
+      for (let i = 0; i < 1000; i++) f.portMask[this.int(65536)] = 1;
+    }
+    if (use()) f.src = this.cidrList();
+    if (use()) f.dst = this.cidrList();
+    return f;
+  }
+
+  private cidrList(): Uint8Array {
+    const n = 1 + this.int(4);
+    const out = new Uint8Array(n * CIDR_BYTES);
+    for (let r = 0; r < n; r++) {
+      const o = r * CIDR_BYTES;
+      if (this.r() < 0.6) {
+        out[o] = 4;
+        out[o + 1] = this.pick([0, 8, 12, 16, 20, 24, 27, 31, 32, this.int(33)]);
+        const a = this.pick(this.v4).split(".").map(Number);
+        for (let i = 0; i < 4; i++) out[o + 2 + i] = a[i]!;
+      } else {
+        out[o] = 6;
+        out[o + 1] = this.pick([0, 16, 32, 48, 56, 64, 100, 127, 128, this.int(129)]);
+        const g = this.pick(this.v6);
+        for (let i = 0; i < 8; i++) {
+          const v = Number.parseInt(g[i]!, 16);
+          out[o + 2 + 2 * i] = v >> 8;
+          out[o + 3 + 2 * i] = v & 255;
+        }
+      }
+      // Sometimes flip a bit after the prefix (must not matter) or inside it (must).
+      if (this.r() < 0.3) out[o + 2 + this.int(out[o] === 4 ? 4 : 16)]! ^= 1 << this.int(8);
+    }
+    return out;
+  }
+
+  /** Sorted cut points in [0, buf.length] just after a newline (plus 0 and the length). */
+  newlineSplits(buf: Uint8Array, maxChunks: number): number[] {
+    const cuts = new Set<number>([0, buf.length]);
+    const n = this.int(maxChunks);
+    for (let i = 0; i < n; i++) {
+      const at = buf.indexOf(10, this.int(buf.length));
+      if (at >= 0) cuts.add(at + 1);
+    }
+    return [...cuts].sort((a, b) => a - b);
   }
 
   /** Join lines into a latin1 buffer with mixed LF/CRLF endings, sometimes without a final newline. */
