@@ -40,7 +40,8 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       // Help and version are successful exits; the message was already printed.
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
-      return 2;
+      // A monitoring plugin must answer UNKNOWN (3) for anything it cannot evaluate, bad options included.
+      return argv[2] === "check" ? 3 : 2;
     }
     if (err instanceof CtscopeError) {
       process.stderr.write(`ctscope: ${err.message}\n`);
