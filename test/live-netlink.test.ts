@@ -16,7 +16,10 @@ import { parseAddress, scanBuffer } from "../src/parse/tokenizer.js";
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "live");
 const addon = netlinkAddon();
-if (!addon) console.log("live-netlink: skipped: the native addon with ctnetlink support is not loaded (npm run build:native)");
+if (!addon) {
+  if (process.env.CTSCOPE_REQUIRE_NATIVE === "1") throw new Error("CTSCOPE_REQUIRE_NATIVE=1 but the addon with ctnetlink support did not load");
+  console.log("live-netlink: skipped: the native addon with ctnetlink support is not loaded (npm run build:native)");
+}
 
 function plain(a: ChunkAggregate) {
   return {

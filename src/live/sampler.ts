@@ -13,6 +13,13 @@ import type { ScanMessage, ScanReply } from "./scan-worker.js";
 /** Average cores full scans may use (the scan itself may briefly use more). */
 export const CPU_BUDGET = 0.5;
 
+/**
+ * A scan worker whose heap grew past this is replaced after its scan: the snapshot of a flooded
+ * table leaves hundreds of MB that V8 keeps for the next one; a fresh thread (about 0.1 s to start,
+ * against seconds per scan) keeps the process's memory flat.
+ */
+export const RECYCLE_HEAP_BYTES = 160 * 1024 * 1024;
+
 /** The period after a scan that cost `cpuMs` of CPU over `wallMs`: at least the interval. */
 export function nextScanPeriodMs(intervalMs: number, wallMs: number, cpuMs: number, budget = CPU_BUDGET): number {
   // Wall time counts too: a source may burn CPU in the kernel or in a subprocess we cannot see.
@@ -37,6 +44,8 @@ export class Sampler {
   private nextId = 1;
   private waiting = new Map<number, { resolve: (r: ScanResult) => void; reject: (e: unknown) => void }>();
   busy = false;
+  /** Workers replaced because their heap grew too big. */
+  recycled = 0;
 
   constructor(private readonly inThread: boolean) {}
 
@@ -60,8 +69,11 @@ export class Sampler {
         }
       }
     });
-    w.on("error", (err) => this.failAll(err));
+    w.on("error", (err) => {
+      if (this.worker === w) this.failAll(err);
+    });
     w.on("exit", (code) => {
+      if (this.worker !== w) return;
       this.worker = null;
       if (this.waiting.size > 0) this.failAll(new Error(`scan worker exited (${code})`));
     });
@@ -83,10 +95,15 @@ export class Sampler {
       const w = this.start();
       const id = this.nextId++;
       const msg: ScanMessage = { id, req, facts };
-      return await new Promise<ScanResult>((resolve, reject) => {
+      const result = await new Promise<ScanResult>((resolve, reject) => {
         this.waiting.set(id, { resolve, reject });
         w.postMessage(msg);
       });
+      if (result.heapBytes > RECYCLE_HEAP_BYTES) {
+        this.recycled++;
+        await this.close();
+      }
+      return result;
     } finally {
       this.busy = false;
     }

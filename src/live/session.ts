@@ -330,9 +330,10 @@ class LiveSession {
     if (!doc) return;
     if (this.trace) {
       const m = process.memoryUsage();
+      const cpu = process.cpuUsage();
       appendFileSync(
         this.trace,
-        `${JSON.stringify({ t: Date.now(), tick: doc.live.seq, scan: doc.live.scan?.seq ?? 0, scan_ms: doc.live.scan?.elapsed_ms ?? null, count: doc.live.count, rss: m.rss, heap: m.heapUsed })}\n`,
+        `${JSON.stringify({ t: Date.now(), tick: doc.live.seq, scan: doc.live.scan?.seq ?? 0, scan_ms: doc.live.scan?.elapsed_ms ?? null, count: doc.live.count, rss: m.rss, heap: m.heapUsed, scan_heap: this.scan?.result.heapBytes ?? null, recycled: this.sampler.recycled, cpu_ms: Math.round((cpu.user + cpu.system) / 1000) })}\n`,
       );
     }
     if (this.sink === "ndjson") {
