@@ -17,7 +17,8 @@ import { parseAddress, scanBuffer } from "../src/parse/tokenizer.js";
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "live");
 const addon = netlinkAddon();
 if (!addon) {
-  if (process.env.CTSCOPE_REQUIRE_NATIVE === "1") throw new Error("CTSCOPE_REQUIRE_NATIVE=1 but the addon with ctnetlink support did not load");
+  if (process.env.CTSCOPE_REQUIRE_NATIVE === "1")
+    throw new Error("CTSCOPE_REQUIRE_NATIVE=1 but the addon with ctnetlink support did not load");
   console.log("live-netlink: skipped: the native addon with ctnetlink support is not loaded (npm run build:native)");
 }
 
