@@ -132,6 +132,20 @@ describe.skipIf(!support.ok)("live sources on a real kernel", () => {
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
   });
 
+  it("--once without --json prints the screen once, then the full diagnosis", async () => {
+    const r = await run(["--once", "--source", "proc"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split("\n");
+    expect(lines[0]).toMatch(/^ ctscope live {2}\/proc\/net\/nf_conntrack · every 1s · \d\d:\d\d:\d\d · sort: count$/);
+    expect(lines[1]).toMatch(/^Table {4}\[░{40}\] 0\.0% {2}27 \/ [\d,]+ {2}effective 0\.0% \(without UNREPLIED\)$/);
+    expect(lines[3]).toMatch(/^Scan {5}#1: 27 entries in \d+\.\d\d s, every 1s/);
+    expect(lines.findIndex((l) => l.startsWith("Top remotes"))).toBeGreaterThan(3);
+    const health = lines.indexOf("Health");
+    expect(health).toBeGreaterThan(lines.findIndex((l) => l.startsWith("Top source prefixes")));
+    expect(lines.some((l) => /^Anomalies \(\d+\)$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^Recommendations \(\d+\)$/.test(l))).toBe(true);
+  });
+
   it("filters apply to the tables, not to the gauge", async () => {
     const r = await run(["--once", "--json", "--proto", "udp"]);
     expect(r.code).toBe(0);

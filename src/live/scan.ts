@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readSync } from "node:fs";
 import { diagnose, diagnosisToJson } from "../diagnose/index.js";
-import type { HostFacts } from "../diagnose/types.js";
+import type { Diagnosis, HostFacts } from "../diagnose/types.js";
 import { analyze } from "../engine/analyze.js";
 import { backendInfo, getBackend } from "../engine/backend.js";
 import type { BackendChoice } from "../engine/contract.js";
@@ -176,14 +176,22 @@ export async function scanSnapshot(req: ScanRequest): Promise<Snapshot> {
   return procSnapshot(req);
 }
 
-/** The JSON document of a snapshot with its diagnosis (when the diagnosis can be made). */
-export function describeSnapshot(snapshot: Snapshot, facts: HostFacts | null): Record<string, unknown> {
+/** The JSON document of a snapshot with its diagnosis, and the diagnosis (null when it could not be made). */
+export function diagnoseSnapshot(
+  snapshot: Snapshot,
+  facts: HostFacts | null,
+): { doc: Record<string, unknown>; diagnosis: Diagnosis | null } {
   try {
-    return toJsonObject(snapshot, diagnosisToJson(diagnose(snapshot, facts)));
+    const diagnosis = diagnose(snapshot, facts);
+    return { doc: toJsonObject(snapshot, diagnosisToJson(diagnosis)), diagnosis };
   } catch (err) {
     if (err instanceof CtscopeError) throw err;
-    return toJsonObject(snapshot, { diagnosis_error: (err as Error).message });
+    return { doc: toJsonObject(snapshot, { diagnosis_error: (err as Error).message }), diagnosis: null };
   }
+}
+
+export function describeSnapshot(snapshot: Snapshot, facts: HostFacts | null): Record<string, unknown> {
+  return diagnoseSnapshot(snapshot, facts).doc;
 }
 
 /** Scan and describe, measuring wall and CPU time. */

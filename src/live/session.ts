@@ -10,13 +10,14 @@ import { collectHostFactsFromTexts, collectLiveHostFacts } from "../diagnose/ind
 import type { HostFacts } from "../diagnose/types.js";
 import { compileFilter, parseCidrs } from "../engine/filter.js";
 import { CtscopeError } from "../errors.js";
+import { renderDiagnosisText } from "../report/diagnosis-text.js";
 import { type LiveDocument, type LiveScanInfo, liveDocument, liveInfo, type ViewDoc } from "./document.js";
 import { HostReader, type HostReading, KernelLogWatcher } from "./host.js";
 import { Meter } from "./meter.js";
 import { netlinkAddon } from "./netlink.js";
 import type { LiveSourceName, ValidLiveOptions } from "./options.js";
 import { nextScanPeriodMs, Sampler } from "./sampler.js";
-import { describeSnapshot, type ScanRequest, type ScanResult, scanSnapshot } from "./scan.js";
+import { diagnoseSnapshot, type ScanRequest, type ScanResult, scanSnapshot } from "./scan.js";
 import { chooseSource, SOURCE_LABELS } from "./sources.js";
 import { Screen } from "./terminal.js";
 import { renderView, type ScanCounts, SORT_KEYS, type SortKey, scanCounts } from "./view.js";
@@ -92,7 +93,7 @@ async function runOnce(o: ValidLiveOptions, source: LiveSourceName, out: NodeJS.
   const scanMs = performance.now() - t0;
   const after = await reader.read();
   const rates = meter.update(after);
-  const doc = describeSnapshot(snapshot, factsWith(await factsP, after));
+  const { doc, diagnosis } = diagnoseSnapshot(snapshot, factsWith(await factsP, after));
   const cpu = process.cpuUsage(cpu0);
   const scanInfo: LiveScanInfo = {
     seq: 1,
@@ -123,11 +124,15 @@ async function runOnce(o: ValidLiveOptions, source: LiveSourceName, out: NodeJS.
     out.write(`${JSON.stringify(document, null, 2)}\n`);
     return 0;
   }
+  // Text: the screen without its short diagnosis, then the full diagnosis (commands never cut).
+  const cols = out.columns || 120;
+  const color = useColor(out);
   const lines = renderView(
     { doc: document as ViewDoc, previous: null, fillHistory: [], dropHistory: [], sort: "count", paused: false },
-    { cols: out.columns || 120, rows: 1000, color: useColor(out), keys: false },
+    { cols, rows: 1000, color, keys: false, diagnosis: diagnosis === null },
   );
   out.write(`${lines.join("\n")}\n`);
+  if (diagnosis) out.write(`\n${renderDiagnosisText(diagnosis, { color, width: Math.min(cols, 120) })}`);
   return 0;
 }
 

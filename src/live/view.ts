@@ -42,6 +42,8 @@ export interface RenderOptions {
   color: boolean;
   /** Show the key help (the interactive view). */
   keys: boolean;
+  /** Show the anomalies and the first recommendation (default true; --once text prints the full diagnosis below). */
+  diagnosis?: boolean;
 }
 
 type Style = (s: string) => string;
@@ -248,14 +250,16 @@ export function renderView(state: ViewState, opts: RenderOptions): string[] {
   }
   lines.push(rateLine);
 
-  // History.
+  // History (none yet in a one-shot run).
   const half = Math.max(8, Math.floor((cols - 24) / 2));
-  lines.push([
-    { text: "Fill     " },
-    { text: sparkline(state.fillHistory, half, 1).padEnd(half), style: c.cyan },
-    { text: "  Drops/s " },
-    { text: sparkline(state.dropHistory, half), style: c.red },
-  ]);
+  if (state.fillHistory.length > 0 || state.dropHistory.length > 0) {
+    lines.push([
+      { text: "Fill     " },
+      { text: sparkline(state.fillHistory, half, 1).padEnd(half), style: c.cyan },
+      { text: "  Drops/s " },
+      { text: sparkline(state.dropHistory, half), style: c.red },
+    ]);
+  }
 
   // Scan.
   const scan = live?.scan ?? null;
@@ -271,7 +275,7 @@ export function renderView(state: ViewState, opts: RenderOptions): string[] {
   } else lines.push([{ text: "Scan     waiting for the first full scan…", style: c.dim }]);
 
   // Anomalies and the one recommendation.
-  if (doc) {
+  if (doc && opts.diagnosis !== false) {
     lines.push([]);
     const anomalies = doc.anomalies ?? [];
     if (doc.diagnosis_error) lines.push([{ text: `Diagnosis unavailable: ${doc.diagnosis_error}`, style: c.yellow }]);
