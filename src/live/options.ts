@@ -1,4 +1,5 @@
 /** Options of `ctscope analyze --live`, validated once so that every mode fails the same way. */
+import type { Thresholds } from "../diagnose/index.js";
 import type { BackendChoice } from "../engine/contract.js";
 import type { FilterOptions } from "../engine/filter.js";
 import { UsageError } from "../errors.js";
@@ -23,6 +24,8 @@ export interface LiveOptions extends FilterOptions {
   /** Worker threads for the text sources (/proc, conntrack) of a --once scan. */
   threads?: number;
   backend?: BackendChoice;
+  /** Diagnosis thresholds, as offline (--fill-warning and the others). */
+  thresholds?: Partial<Thresholds>;
   /**
    * Hidden, for tests and demos: show these NDJSON documents (as written by --live --json) one per
    * interval instead of reading the kernel. Also taken from CTSCOPE_LIVE_REPLAY.

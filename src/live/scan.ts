@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readSync } from "node:fs";
-import { diagnose, diagnosisToJson } from "../diagnose/index.js";
+import { diagnose, diagnosisToJson, type Thresholds } from "../diagnose/index.js";
 import type { Diagnosis, HostFacts } from "../diagnose/types.js";
 import { analyze } from "../engine/analyze.js";
 import { backendInfo, getBackend } from "../engine/backend.js";
@@ -28,6 +28,7 @@ export interface ScanRequest extends FilterOptions {
   hostLocal?: string[];
   threads: number;
   backend?: BackendChoice;
+  thresholds?: Partial<Thresholds>;
 }
 
 /** A finished scan: the JSON document (offline schema plus diagnosis) and what it cost. */
@@ -180,9 +181,10 @@ export async function scanSnapshot(req: ScanRequest): Promise<Snapshot> {
 export function diagnoseSnapshot(
   snapshot: Snapshot,
   facts: HostFacts | null,
+  thresholds: Partial<Thresholds> = {},
 ): { doc: Record<string, unknown>; diagnosis: Diagnosis | null } {
   try {
-    const diagnosis = diagnose(snapshot, facts);
+    const diagnosis = diagnose(snapshot, facts, thresholds);
     return { doc: toJsonObject(snapshot, diagnosisToJson(diagnosis)), diagnosis };
   } catch (err) {
     if (err instanceof CtscopeError) throw err;
@@ -190,8 +192,12 @@ export function diagnoseSnapshot(
   }
 }
 
-export function describeSnapshot(snapshot: Snapshot, facts: HostFacts | null): Record<string, unknown> {
-  return diagnoseSnapshot(snapshot, facts).doc;
+export function describeSnapshot(
+  snapshot: Snapshot,
+  facts: HostFacts | null,
+  thresholds: Partial<Thresholds> = {},
+): Record<string, unknown> {
+  return diagnoseSnapshot(snapshot, facts, thresholds).doc;
 }
 
 /** Scan and describe, measuring wall and CPU time. */
@@ -199,7 +205,7 @@ export async function runScan(req: ScanRequest, facts: HostFacts | null): Promis
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const snapshot = await scanSnapshot(req);
-  const doc = describeSnapshot(snapshot, facts);
+  const doc = describeSnapshot(snapshot, facts, req.thresholds);
   const cpu = process.cpuUsage(cpu0);
   const mem = process.memoryUsage();
   return {

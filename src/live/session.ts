@@ -6,7 +6,7 @@
  */
 import { appendFileSync } from "node:fs";
 import { hostAddresses, useColor } from "../commands/analyze.js";
-import { collectHostFactsFromTexts, collectLiveHostFacts } from "../diagnose/index.js";
+import { collectHostFactsFromTexts, collectLiveHostFacts, resolveThresholds } from "../diagnose/index.js";
 import type { HostFacts } from "../diagnose/types.js";
 import { compileFilter, parseCidrs } from "../engine/filter.js";
 import { CtscopeError } from "../errors.js";
@@ -39,6 +39,7 @@ function scanRequest(o: ValidLiveOptions, source: LiveSourceName, top: number, t
     top,
     threads,
     backend: o.backend,
+    thresholds: o.thresholds,
     local: o.local,
     hostLocal: o.local && o.local.length > 0 ? undefined : hostAddresses(),
     proto: o.proto,
@@ -93,7 +94,7 @@ async function runOnce(o: ValidLiveOptions, source: LiveSourceName, out: NodeJS.
   const scanMs = performance.now() - t0;
   const after = await reader.read();
   const rates = meter.update(after);
-  const { doc, diagnosis } = diagnoseSnapshot(snapshot, factsWith(await factsP, after));
+  const { doc, diagnosis } = diagnoseSnapshot(snapshot, factsWith(await factsP, after), o.thresholds);
   const cpu = process.cpuUsage(cpu0);
   const scanInfo: LiveScanInfo = {
     seq: 1,
@@ -381,6 +382,7 @@ export async function runLiveSession(o: ValidLiveOptions): Promise<number> {
   // Bad filters and CIDRs fail before anything is read.
   compileFilter(o);
   parseCidrs(o.local, "--local");
+  resolveThresholds(o.thresholds ?? {});
   const source = await chooseSource(o.source);
   if (o.once) return runOnce(o, source, out);
   return new LiveSession(o, source, out, input).run();
