@@ -66,20 +66,62 @@ class FlowTable {
     while (cap < initialEntries * 2) cap <<= 1;
     slots_.assign(cap, 0);
     mask_ = cap - 1;
-    keys_.reserve(cap / 2 * WORDS);
-    values_.reserve(cap / 2 * VALUE_FIELDS);
+    entries_.reserve(cap / 2);
     hashes_.reserve(cap / 2);
   }
 
-  size_t size() const { return hashes_.size(); }
-  const uint8_t* keyBytes() const { return reinterpret_cast<const uint8_t*>(keys_.data()); }
-  const double* values() const { return values_.data(); }
+  size_t size() const { return entries_.size(); }
+
+  /**
+   * Room for n entries without moving them again. Big reservations are mapped memory that is only
+   * committed where entries are written, so an estimate from the input size costs nothing unused.
+   */
+  void reserve(size_t n) {
+    entries_.reserve(n);
+    hashes_.reserve(n);
+  }
+
+  /** The keys, KEY_BYTES each, in first-seen order, into out. */
+  void copyKeys(uint8_t* out) const {
+    for (const Entry& e : entries_) {
+      std::memcpy(out, e.key, KEY_BYTES);
+      out += KEY_BYTES;
+    }
+  }
+
+  /** The values, VALUE_FIELDS each, in first-seen order, into out. */
+  void copyValues(double* out) const {
+    for (const Entry& e : entries_) {
+      std::memcpy(out, e.values, sizeof e.values);
+      out += VALUE_FIELDS;
+    }
+  }
+
+  /** Dense copies of the keys and values (valid until the next insertion). */
+  const uint8_t* keyBytes() const {
+    dense();
+    return denseKeys_.data();
+  }
+  const double* values() const {
+    dense();
+    return denseValues_.data();
+  }
 
   /** Values of the entry for key (KEY_BYTES bytes, 8-byte aligned), inserting a fresh entry when new. */
   double* find(const uint64_t* key) { return find(key, hash(key)); }
 
   /** Start loading the slot a key with this hash will probe first (the table can be far bigger than the cache). */
   void prefetch(uint64_t h) const { __builtin_prefetch(&slots_[static_cast<size_t>(h) & mask_]); }
+
+  /** Once the slot for h is in cache: start loading the entry it points at (a hint only). */
+  void prefetchEntry(uint64_t h) const {
+    const uint64_t s = slots_[static_cast<size_t>(h) & mask_];
+    if (s != 0 && (s & ~uint64_t{0xffffffff}) == (h & ~uint64_t{0xffffffff})) {
+      const Entry* e = &entries_[static_cast<uint32_t>(s) - 1];
+      __builtin_prefetch(e);
+      __builtin_prefetch(reinterpret_cast<const char*>(e) + 64);
+    }
+  }
 
   /** find() with the key's hash() already computed. */
   double* find(const uint64_t* key, uint64_t h) {
@@ -90,21 +132,29 @@ class FlowTable {
       if (s == 0) break;
       // A slot holds the hash's high half and the entry index + 1: most misses never touch the key.
       if ((s & ~uint64_t{0xffffffff}) == tag) {
-        const size_t idx = static_cast<uint32_t>(s) - 1;
-        if (std::memcmp(&keys_[idx * WORDS], key, KEY_BYTES) == 0) return &values_[idx * VALUE_FIELDS];
+        Entry& e = entries_[static_cast<uint32_t>(s) - 1];
+        if (std::memcmp(e.key, key, KEY_BYTES) == 0) return e.values;
       }
       slot = (slot + 1) & mask_;
     }
-    const size_t idx = hashes_.size();
+    const size_t idx = entries_.size();
     slots_[slot] = tag | (idx + 1);
     hashes_.push_back(h);
-    keys_.insert(keys_.end(), key, key + WORDS);
-    values_.insert(values_.end(), {0.0, 0.0, 0.0, -1.0});
-    if ((idx + 1) * 2 > mask_ + 1) grow();
-    return &values_[idx * VALUE_FIELDS];
+    entries_.emplace_back();
+    Entry& e = entries_.back();
+    std::memcpy(e.key, key, KEY_BYTES);
+    e.values[V_COUNT] = 0;
+    e.values[V_PACKETS] = 0;
+    e.values[V_BYTES] = 0;
+    e.values[V_MAX_TIMEOUT] = -1;
+    if ((idx + 1) * 2 > mask_ + 1) {
+      grow();
+      return entries_[idx].values;
+    }
+    return e.values;
   }
 
- static uint64_t hash(const uint64_t* k) {
+  static uint64_t hash(const uint64_t* k) {
     // Two independent multiply lanes folded at the end: a short dependency chain.
     uint64_t a = (k[0] ^ 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
     uint64_t b = (k[1] ^ 0x94d049bb133111ebULL) * 0x9e3779b97f4a7c15ULL;
@@ -121,6 +171,12 @@ class FlowTable {
   static constexpr int WORDS = KEY_BYTES / 8;
 
  private:
+  /** Key and values side by side: a lookup that finds its key has the values in the same lines. */
+  struct Entry {
+    uint64_t key[WORDS];
+    double values[VALUE_FIELDS];
+  };
+
   void grow() {
     const size_t cap = (mask_ + 1) * 2;
     slots_.assign(cap, 0);
@@ -134,11 +190,23 @@ class FlowTable {
     }
   }
 
+  void dense() const {
+    if (denseSize_ == entries_.size() && !denseKeys_.empty()) return;
+    denseKeys_.resize(entries_.size() * KEY_BYTES);
+    denseValues_.resize(entries_.size() * VALUE_FIELDS);
+    copyKeys(denseKeys_.data());
+    copyValues(denseValues_.data());
+    denseSize_ = entries_.size();
+  }
+
   TableVector<uint64_t> slots_;   // (hash & 0xffffffff00000000) | (entry index + 1); 0 = empty
   TableVector<uint64_t> hashes_;  // per entry, so growing never rehashes keys
-  TableVector<uint64_t> keys_;    // WORDS per entry
-  TableVector<double> values_;    // VALUE_FIELDS per entry
+  TableVector<Entry> entries_;    // in first-seen order
   size_t mask_ = 0;
+  // keyBytes()/values() materialise these on demand.
+  mutable std::vector<uint8_t> denseKeys_;
+  mutable std::vector<double> denseValues_;
+  mutable size_t denseSize_ = 0;
 };
 
 }  // namespace ctscope

@@ -109,6 +109,23 @@ inline const uint8_t* skipSpace(const uint8_t* p, const uint8_t* e) {
   return p;
 }
 
+#if defined(__SSE2__)
+/** Bit i set when byte i of v is ' ' or '\t'. */
+inline unsigned spaceMask(__m128i v) {
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\t')))));
+}
+
+/** Bit i set when byte i of v is a key character [A-Za-z0-9_-]. */
+inline unsigned keyCharMask(__m128i v) {
+  // Unsigned range checks as signed compares after shifting the range to start at -128.
+  const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+  const __m128i alpha = _mm_cmplt_epi8(_mm_add_epi8(lower, _mm_set1_epi8(128 - 97)), _mm_set1_epi8(-128 + 26));
+  const __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(128 - 48)), _mm_set1_epi8(-128 + 10));
+  const __m128i other = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('_')), _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, digit), other)));
+}
+#endif
+
 /** First space or tab in [p, e), or e. Tokens are short but numerous: 16 bytes per step. */
 inline const uint8_t* tokenEnd(const uint8_t* p, const uint8_t* e) {
 #if defined(__SSE2__)
@@ -129,13 +146,7 @@ inline const uint8_t* tokenEnd(const uint8_t* p, const uint8_t* e) {
 inline const uint8_t* keyEnd(const uint8_t* p, const uint8_t* e) {
 #if defined(__SSE2__)
   while (e - p >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // Unsigned range checks as signed compares after shifting the range to start at -128.
-    const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
-    const __m128i alpha = _mm_cmplt_epi8(_mm_add_epi8(lower, _mm_set1_epi8(128 - 97)), _mm_set1_epi8(-128 + 26));
-    const __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(128 - 48)), _mm_set1_epi8(-128 + 10));
-    const __m128i other = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('_')), _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
-    const unsigned ok = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, digit), other)));
+    const unsigned ok = keyCharMask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     if (ok != 0xffff) return p + __builtin_ctz(~ok);
     p += 16;
   }
@@ -177,12 +188,13 @@ constexpr bool LITTLE_ENDIAN_CPU = false;
 #endif
 
 /**
- * parseNum for a number whose 8 bytes ending at e can be read (lo <= e - 8): up to 8 digits are
- * checked and converted in one 64-bit word, without a branch per digit. Same results as parseNum.
+ * A number of 1..8 digits in [s, e) as an integer, -1 when a byte is not a digit. When the 8 bytes
+ * that end at e can be read (lo <= e - 8), all digits are checked and converted in one 64-bit
+ * word, without a branch per digit.
  */
-inline double parseNumIn(const uint8_t* lo, const uint8_t* s, const uint8_t* e) {
+inline int64_t parseSmallIn(const uint8_t* lo, const uint8_t* s, const uint8_t* e) {
   const ptrdiff_t n = e - s;
-  if (LITTLE_ENDIAN_CPU && n >= 1 && n <= 8 && e - lo >= 8) {
+  if (LITTLE_ENDIAN_CPU && e - lo >= 8) {
     uint64_t x;
     std::memcpy(&x, e - 8, 8);
     // The digits are the top n bytes; the bytes before s become leading '0's.
@@ -195,8 +207,21 @@ inline double parseNumIn(const uint8_t* lo, const uint8_t* s, const uint8_t* e) 
     x = ((x & 0x0F0F0F0F0F0F0F0FULL) * 2561) >> 8;
     x = ((x & 0x00FF00FF00FF00FFULL) * 6553601) >> 16;
     x = ((x & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32;
-    return static_cast<double>(x);
+    return static_cast<int64_t>(x);
   }
+  int64_t v = 0;
+  for (; s < e; s++) {
+    const unsigned d = static_cast<unsigned>(*s - 48);
+    if (d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/** parseNum, through parseSmallIn for up to 8 digits (the same value: exact integers). */
+inline double parseNumIn(const uint8_t* lo, const uint8_t* s, const uint8_t* e) {
+  const ptrdiff_t n = e - s;
+  if (n >= 1 && n <= 8) return static_cast<double>(parseSmallIn(lo, s, e));
   return parseNum(s, e);
 }
 
@@ -403,10 +428,11 @@ int parseAddress(const uint8_t* s, const uint8_t* e, const uint8_t* hi, uint8_t*
   return parseV6(s, e, out);
 }
 
+/** Largest i with HIST_EDGES[i] <= t (edges ascend from 0): a count, without a data-dependent loop. */
 inline int histBucket(double t) {
   if (t < 0) return HIST_NONE;
-  int i = HIST_EDGE_COUNT - 1;
-  while (t < HIST_EDGES[i]) i--;
+  int i = 0;
+  for (int k = 1; k < HIST_EDGE_COUNT; k++) i += t >= HIST_EDGES[k] ? 1 : 0;
   return i;
 }
 
@@ -707,11 +733,31 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
     // Key characters up to '=', then a non-empty value up to the next space. (TS finds the first
     // '=' and then checks the key characters: malformed in the same cases.)
     const uint8_t* ks = p;
-    const uint8_t* eqPos = keyEnd(p, e);
-    if (eqPos == ks || eqPos >= e || *eqPos != 61) return R_MALFORMED;
-    const uint8_t* vs = eqPos + 1;
-    if (vs >= e || isSpace(*vs)) return R_MALFORMED;
-    q = tokenEnd(vs + 1, e);
+    const uint8_t* eqPos;
+    const uint8_t* vs;
+#if defined(__SSE2__)
+    if (hi_ - ks >= 16) {
+      // One 16-byte load gives the key's end and, for most tokens, the value's end too. Bytes at
+      // or after e count as spaces that are not key characters.
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ks));
+      const unsigned valid = e - ks >= 16 ? 0xffffu : (1u << (e - ks)) - 1;
+      const unsigned nonKey = (~keyCharMask(v) | ~valid) & 0xffffu;
+      eqPos = nonKey != 0 ? ks + __builtin_ctz(nonKey) : keyEnd(ks + 16, e);
+      if (eqPos == ks || eqPos >= e || *eqPos != 61) return R_MALFORMED;
+      vs = eqPos + 1;
+      if (vs >= e || isSpace(*vs)) return R_MALFORMED;
+      const unsigned from = static_cast<unsigned>(vs + 1 - ks);
+      const unsigned later = from < 16 ? (spaceMask(v) | ~valid) & (0xffffu << from) & 0xffffu : 0;
+      q = later != 0 ? ks + __builtin_ctz(later) : tokenEnd(from < 16 ? ks + 16 : vs + 1, e);
+    } else
+#endif
+    {
+      eqPos = keyEnd(p, e);
+      if (eqPos == ks || eqPos >= e || *eqPos != 61) return R_MALFORMED;
+      vs = eqPos + 1;
+      if (vs >= e || isSpace(*vs)) return R_MALFORMED;
+      q = tokenEnd(vs + 1, e);
+    }
     p = q;
     // Known keys, compared as words: the '=' and at least one value byte follow the key, so
     // reading klen + 1 bytes from ks stays inside the token.
@@ -779,7 +825,7 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
     if (bit == T_SPORT || bit == T_DPORT) {
       // The hot case, inline: setField's port branch.
       if (q - vs > 5) return R_MALFORMED;
-      const double v = parseNumIn(lo_, vs, q);
+      const int64_t v = parseSmallIn(lo_, vs, q);  // 1..5 digits
       if (v < 0 || v > 65535) return R_MALFORMED;
       const int port = static_cast<int>(v);
       if (bit == T_SPORT) {
@@ -1109,6 +1155,8 @@ int Scanner::finish(int form) {
   if (event_ == EV_UPDATE) counters[C_EVENTS]++;
   if (((bits1_ | bits2_) & (T_PACKETS | T_BYTES)) != 0) counters[C_ACCT]++;
   if (pendingCount_ == PIPELINE) commitOldest();
+  // Half-way through the queue the slot has arrived: request the entry it points at.
+  if (pendingCount_ >= PIPELINE / 2) table.prefetchEntry(pending_[(pendingHead_ + pendingCount_ - PIPELINE / 2) % PIPELINE].hash);
   Pending& pe = pending_[(pendingHead_ + pendingCount_) % PIPELINE];
   pendingCount_++;
   std::memcpy(pe.key, key_, KEY_BYTES);

@@ -75,7 +75,7 @@ class Scanner {
     double bytes;
     double timeout;
   };
-  static constexpr int PIPELINE = 2;
+  static constexpr int PIPELINE = 8;
   Pending pending_[PIPELINE] = {};
   int pendingHead_ = 0;   // oldest
   int pendingCount_ = 0;
