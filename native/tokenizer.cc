@@ -1,7 +1,10 @@
-// Port of src/parse/tokenizer.ts. Keep the two in step: every branch here has its twin there, in
-// the same order, so that the differential test can hold the results equal bit for bit.
-// No function on the scanning path owns an object with a destructor: mapped_file.cc may leave
-// it through siglongjmp when the file is truncated under the mapping.
+// Port of src/parse/tokenizer.ts: the same grammar, decision for decision, so that the
+// differential test can hold the results equal bit for bit. The fast paths (numbers and dotted
+// quads a word at a time, the expanded IPv6 form, 16-byte token scans) only ever decide what the
+// plain code below them would; anything else falls through to it.
+// Reads stay inside the range given to Scanner::run. No function on the scanning path owns an
+// object with a destructor: mapped_file.cc may leave it through siglongjmp when the file is
+// truncated under the mapping.
 #include "tokenizer.h"
 
 #include <cstring>
