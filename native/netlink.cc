@@ -560,9 +560,11 @@ Napi::Object toChunkAggregate(const Napi::Env& env, const CtAggregate& s) {
   out.Set("hist", float64Array(env, s.hist, HIST_FIELDS));
   const size_t n = s.table.size();
   Napi::Uint8Array keys = Napi::Uint8Array::New(env, n * KEY_BYTES);
-  if (n > 0) std::memcpy(keys.Data(), s.table.keyBytes(), n * KEY_BYTES);
+  s.table.copyKeys(keys.Data());
   out.Set("keys", keys);
-  out.Set("values", float64Array(env, s.table.values(), n * VALUE_FIELDS));
+  Napi::Float64Array values = Napi::Float64Array::New(env, n * VALUE_FIELDS);
+  s.table.copyValues(values.Data());
+  out.Set("values", values);
   Napi::Array lines = Napi::Array::New(env, s.malformedCount);
   Napi::Array texts = Napi::Array::New(env, s.malformedCount);
   for (int i = 0; i < s.malformedCount; i++) {
