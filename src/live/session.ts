@@ -28,6 +28,8 @@ const VIEW_POOL_ROWS = 30;
 const FACTS_REFRESH_MS = 60_000;
 /** After a failed scan, wait this long before the next one. */
 const RETRY_MS = 5000;
+/** The first full scan waits at most this long for the host facts. */
+const FIRST_FACTS_WAIT_MS = 1500;
 
 export function filtersGiven(o: ValidLiveOptions): boolean {
   return [o.proto, o.state, o.src, o.dst, o.port].some((v) => v !== undefined && v.length > 0);
@@ -163,6 +165,7 @@ class LiveSession {
   private doc: LiveDocument | null = null;
   private sort: SortKey = "count";
   private paused = false;
+  private ticking = false;
   private finish: ((code: number) => void) | null = null;
   private readonly trace = process.env.CTSCOPE_LIVE_TRACE || null;
 
@@ -198,8 +201,10 @@ class LiveSession {
         () => this.draw(),
       );
       this.kernelLog.start();
-      this.refreshFacts();
-      void this.tick();
+      // The first scan's diagnosis needs the slow facts (sysctls, kernel log): wait for them, briefly.
+      const first = this.refreshFacts();
+      const limit = new Promise<void>((r) => setTimeout(r, FIRST_FACTS_WAIT_MS).unref());
+      void Promise.race([first, limit]).then(() => this.tick());
     });
   }
 
@@ -226,10 +231,10 @@ class LiveSession {
     }
   }
 
-  private refreshFacts(): void {
-    if (this.factsLoading) return;
+  private refreshFacts(): Promise<void> {
+    if (this.factsLoading) return Promise.resolve();
     this.factsLoading = true;
-    collectLiveHostFacts()
+    return collectLiveHostFacts()
       .then((f) => {
         this.baseFacts = f;
       })
@@ -255,11 +260,14 @@ class LiveSession {
 
   private async tick(): Promise<void> {
     this.timer = null;
-    if (!this.finish) return;
+    if (!this.finish || this.ticking) return;
+    this.ticking = true;
     try {
       if (!this.paused) await this.sample();
     } catch (err) {
       this.scanError = (err as Error).message;
+    } finally {
+      this.ticking = false;
     }
     this.schedule();
   }
@@ -268,7 +276,7 @@ class LiveSession {
     const reading = await this.reader.read();
     const rates = this.meter.update(reading);
     const now = performance.now();
-    if (now - this.factsAt > FACTS_REFRESH_MS) this.refreshFacts();
+    if (now - this.factsAt > FACTS_REFRESH_MS) void this.refreshFacts();
     if (!this.sampler.busy && now >= this.nextScanAt) this.startScan(reading);
     this.tickSeq++;
     const info = liveInfo({
