@@ -16,6 +16,7 @@ import {
 import { type AnalyzeOptions, analyze, defaultThreads } from "../engine/analyze.js";
 import type { Snapshot } from "../engine/types.js";
 import { InputError, UsageError } from "../errors.js";
+import { parseInterval, runLive, SOURCE_CHOICES, type SourceChoice } from "../live/index.js";
 import { renderDiagnosisText } from "../report/diagnosis-text.js";
 import { renderHuman } from "../report/human.js";
 import { createProgress } from "../report/progress.js";
@@ -178,6 +179,12 @@ export function registerAnalyze(program: Command): void {
       "-o, --output <file>",
       "write the report to FILE atomically (temporary file, then rename), e.g. for the node_exporter textfile collector",
     );
+  cmd
+    .option("--live", "watch this host's table: full screen on a terminal, one NDJSON document per interval with --json")
+    .option("--once", "with --live: one snapshot, then exit (with --json: one JSON document)")
+    .option("--interval <seconds>", "with --live: seconds between refreshes (default 1)", parseInterval)
+    .addOption(new Option("--source <name>", "with --live: where the table is read from").choices(SOURCE_CHOICES).default("auto" as const))
+    .addOption(new Option("--replay <file>", "show recorded --live --json documents").hideHelp());
   addDiagnosisOptions(cmd);
   cmd.action(async (inputs, rawOpts) => {
     const opts = rawOpts as unknown as InputOptionValues & {
@@ -189,6 +196,28 @@ export function registerAnalyze(program: Command): void {
       kernelLog?: string;
     };
     const thresholds = thresholdsFrom(rawOpts as Record<string, unknown>);
+    const lv = rawOpts as { live?: boolean; once?: boolean; interval?: number; source?: SourceChoice; replay?: string };
+    if (lv.live || lv.replay) {
+      if (inputs.length > 0) throw new UsageError("--live reads this host's table: give no input files");
+      process.exitCode = await runLive({
+        once: lv.once,
+        interval: lv.interval,
+        source: lv.source,
+        replay: lv.replay,
+        json: opts.json === true || opts.format === "json",
+        top: opts.top,
+        threads: opts.threads,
+        backend: opts.backend,
+        local: opts.local,
+        proto: opts.proto,
+        state: opts.state,
+        src: opts.src,
+        dst: opts.dst,
+        port: opts.port,
+        thresholds,
+      });
+      return;
+    }
     const resolved = resolveInputs(inputs);
     const format: OutputFormat = opts.json ? "json" : opts.format;
     const factsPromise = hostFactsFor(resolved.live, opts);

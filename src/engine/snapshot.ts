@@ -110,10 +110,19 @@ class Accumulator {
       }
     }
     const cutoff = best.length < n ? 0 : best[0]!;
-    const ids: number[] = [];
-    for (let i = 0; i < this.size; i++) if (c[i]! > 0 && c[i]! >= cutoff) ids.push(i);
-    ids.sort((x, y) => c[y]! - c[x]! || cmp(text(x), text(y)));
-    return ids.slice(0, n);
+    // Keys above the cut-off are all in; among those at the cut-off (possibly very many on a flood,
+    // all with count 1) the smallest texts fill the remaining places. Each text is built once.
+    const above: Array<[number, string]> = [];
+    const tied: Array<[number, string]> = [];
+    for (let i = 0; i < this.size; i++) {
+      const v = c[i]!;
+      if (v <= 0 || v < cutoff) continue;
+      (v > cutoff ? above : tied).push([i, text(i)]);
+    }
+    const byText = (x: [number, string], y: [number, string]): number => cmp(x[1], y[1]);
+    above.sort((x, y) => c[y[0]]! - c[x[0]]! || byText(x, y));
+    tied.sort(byText);
+    return [...above, ...tied].slice(0, n).map(([i]) => i);
   }
 
   distinct(): number {
