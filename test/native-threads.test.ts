@@ -33,7 +33,12 @@ class WorkerInputError extends Error {
   constructor(message, path) { super(message); this.name = "WorkerInputError"; this.path = path; }
 }
 addon.setErrorClasses({ InputError: WorkerInputError });
-const { bytes, path, filter, rounds } = workerData;
+const { bytes, path, filter, rounds, barrier } = workerData;
+// Wait until every worker has loaded the addon, so that their scans really overlap.
+const count = new Int32Array(barrier);
+Atomics.add(count, 0, 1);
+for (let n; (n = Atomics.load(count, 0)) < count[1]; ) Atomics.wait(count, 0, n, 50);
+Atomics.notify(count, 0);
 const results = [];
 const start = performance.timeOrigin + performance.now();
 for (let i = 0; i < rounds; i++) {
@@ -50,13 +55,23 @@ try {
 parentPort.postMessage({ results, error, start, end });
 `;
 
-function runWorker(data: {
+interface WorkerTask {
   bytes: Uint8Array;
   path: string;
   filter: CompiledFilter;
   rounds: number;
   missing: string;
-}): Promise<WorkerReport> {
+  /** Int32Array([arrived, expected]) shared by the workers that must scan together. */
+  barrier: SharedArrayBuffer;
+}
+
+function barrier(workers: number): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer(8);
+  new Int32Array(sab)[1] = workers;
+  return sab;
+}
+
+function runWorker(data: WorkerTask): Promise<WorkerReport> {
   return new Promise((resolve, reject) => {
     const w = new Worker(WORKER, { eval: true, workerData: { ...data, addonPath: nativePath() } });
     let report: WorkerReport | undefined;
@@ -80,7 +95,7 @@ describe.skipIf(!addon)("native addon in worker threads", () => {
     const expected = addon!.scanBuffer(bytes, 0, bytes.length, filter);
     expect(expected.counters[C_LINES]).toBe(40_000);
     expect(expected.counters[C_ENTRIES]).toBeGreaterThan(0);
-    const r = await runWorker({ bytes, path, filter, rounds: 1, missing });
+    const r = await runWorker({ bytes, path, filter, rounds: 1, missing, barrier: barrier(1) });
     expect(r.results.length).toBe(2);
     for (const got of r.results) expect(aggregateDiff(got, expected)).toEqual([]);
     expect(r.error).toBe(`WorkerInputError: ${missing}: no such file or directory | path=${missing}`);
@@ -88,9 +103,10 @@ describe.skipIf(!addon)("native addon in worker threads", () => {
 
   it("gives the same result in two workers scanning at the same time, and the main thread keeps its error class", async () => {
     const expected = addon!.scanFile(path, 0, bytes.length, filter);
+    const together = barrier(2);
     const [a, b] = await Promise.all([
-      runWorker({ bytes, path, filter, rounds: 6, missing }),
-      runWorker({ bytes, path, filter, rounds: 6, missing }),
+      runWorker({ bytes, path, filter, rounds: 6, missing, barrier: together }),
+      runWorker({ bytes, path, filter, rounds: 6, missing, barrier: together }),
     ]);
     // The two scanning loops overlapped in time (they ran concurrently, not one after the other).
     expect(Math.max(a.start, b.start)).toBeLessThan(Math.min(a.end, b.end));
