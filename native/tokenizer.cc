@@ -712,6 +712,11 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
   const bool icmp = proto == P_ICMP || proto == P_ICMPV6;
   const bool ports = hasPorts(proto);
   const bool gre = proto == P_GRE;
+  // Hot per-token state in locals (registers); written back before finish().
+  int tuple = 0;
+  int bits1 = 0;
+  int bits2 = 0;
+  int flags = 0;
   for (;;) {
     if (p >= e) break;
     p = skipSpace(p, e);
@@ -721,13 +726,13 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
       if (q >= e) return R_MALFORMED;
       const uint8_t* fs = p + 1;
       if (eq(fs, q, "UNREPLIED")) {
-        flags_ |= F_UNREPLIED;
+        flags |= F_UNREPLIED;
       } else if (eq(fs, q, "ASSURED")) {
-        flags_ |= F_ASSURED;
+        flags |= F_ASSURED;
       } else if (eq(fs, q, "OFFLOAD")) {
-        flags_ |= F_OFFLOAD;
+        flags |= F_OFFLOAD;
       } else if (eq(fs, q, "HW_OFFLOAD")) {
-        flags_ |= F_HW_OFFLOAD;
+        flags |= F_HW_OFFLOAD;
       }
       p = q + 1;
       if (p < e && !isSpace(*p)) return R_MALFORMED;
@@ -769,8 +774,13 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
       case 3:
         if (eqWord4(ks, "src=")) {
           // src= opens the next tuple
-          if (tuple_ == 2) return R_MALFORMED;
-          tuple_++;
+          if (tuple == 2) return R_MALFORMED;
+          tuple_ = ++tuple;
+          if (tuple == 1) {
+            bits1 |= T_SRC;
+          } else {
+            bits2 |= T_SRC;
+          }
           if (!setAddr(vs, q, true)) return R_MALFORMED;
           continue;
         }
@@ -815,15 +825,15 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
         break;
     }
     if (bit == 0) continue;  // any other key: mark=, use=, zone=, secctx=, labels=, id=, ...
-    const int have = tuple_ == 1 ? bits1_ : bits2_;
-    if (tuple_ == 0 || (have & bit) != 0) {
+    const int have = tuple == 1 ? bits1 : bits2;
+    if (tuple == 0 || (have & bit) != 0) {
       if (bit == T_ID) continue;  // a second id= is the conntrack id (-o id)
       return R_MALFORMED;
     }
-    if (tuple_ == 1) {
-      bits1_ |= bit;
+    if (tuple == 1) {
+      bits1 |= bit;
     } else {
-      bits2_ |= bit;
+      bits2 |= bit;
     }
     if (bit == T_SPORT || bit == T_DPORT) {
       // The hot case, inline: setField's port branch.
@@ -832,9 +842,9 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
       if (v < 0 || v > 65535) return R_MALFORMED;
       const int port = static_cast<int>(v);
       if (bit == T_SPORT) {
-        (tuple_ == 1 ? sport1_ : sport2_) = port;
+        (tuple == 1 ? sport1_ : sport2_) = port;
       } else {
-        (tuple_ == 1 ? dport1_ : dport2_) = port;
+        (tuple == 1 ? dport1_ : dport2_) = port;
       }
       continue;
     }
@@ -847,7 +857,10 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
   } else if (gre) {
     need = T_SRCKEY | T_DSTKEY;
   }
-  if ((bits1_ & need) != need || (bits2_ & need) != need) return R_MALFORMED;
+  if ((bits1 & need) != need || (bits2 & need) != need) return R_MALFORMED;
+  bits1_ = bits1;
+  bits2_ = bits2;
+  flags_ = flags;
   return finish(form);
 }
 
@@ -855,20 +868,10 @@ bool Scanner::setAddr(const uint8_t* s, const uint8_t* e, bool isSrc) {
   int fam;
   if (tuple_ == 1) {
     fam = parseAddress(s, e, hi_, key_ + (isSrc ? K_SRC : K_DST));
-    if (isSrc) {
-      bits1_ |= T_SRC;
-      fam1s_ = fam;
-    } else {
-      fam1d_ = fam;
-    }
+    (isSrc ? fam1s_ : fam1d_) = fam;
   } else {
     fam = parseAddress(s, e, hi_, reply_ + (isSrc ? 0 : 16));
-    if (isSrc) {
-      bits2_ |= T_SRC;
-      fam2s_ = fam;
-    } else {
-      fam2d_ = fam;
-    }
+    (isSrc ? fam2s_ : fam2d_) = fam;
   }
   return fam != 0;
 }
@@ -1045,6 +1048,11 @@ int Scanner::xml(const uint8_t* p, const uint8_t* e) {
     const int have = dir == 1 ? bits1_ : bits2_;
     if ((have & bit) != 0) return R_MALFORMED;
     if (bit == T_SRC) {
+      if (dir == 1) {
+        bits1_ |= T_SRC;
+      } else {
+        bits2_ |= T_SRC;
+      }
       if (!setAddr(vs, ve, true)) return R_MALFORMED;
     } else {
       if (dir == 1) {
