@@ -62,6 +62,10 @@ describe.skipIf(!support.ok)("a flooded table, live", () => {
     expect(doc.top.src_prefix![0]!.count).toBeGreaterThanOrEqual(flood.flows);
     const full = doc.anomalies.find((a) => a.id === "table-full");
     expect(full?.severity).toBe("critical");
+    // The drops the kernel counted in this namespace's stats are reported as observed drops.
+    const drops = doc.anomalies.find((a) => a.id === "drops");
+    expect(drops, JSON.stringify(doc.anomalies.map((a) => a.id))).toBeDefined();
+    expect(["warning", "critical"]).toContain(drops!.severity);
   }, 150_000);
 
   it("--json on the full table: one document per interval while full scans stretch their period", async () => {

@@ -24,7 +24,16 @@ const REPLAY = join(LIVE_FIXTURES, "replay.ndjson");
 const sessions: string[] = [];
 let serial = 0;
 
-const tmux = (...args: string[]): string => execFileSync("tmux", args, { encoding: "utf8" });
+/**
+ * Each session runs on its own tmux server (-L socket named after it): a shared server exits when its
+ * last session is killed, and a session started at that moment fails with "server exited unexpectedly".
+ */
+const tmux = (...args: string[]): string => {
+  const t = args.indexOf("-t");
+  const s = args.indexOf("-s");
+  const name = t >= 0 ? args[t + 1] : s >= 0 ? args[s + 1] : undefined;
+  return execFileSync("tmux", name ? ["-L", name, ...args] : args, { encoding: "utf8" });
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Start the view in a fresh detached tmux session; the pane's shell reports the exit code. */
@@ -83,7 +92,8 @@ describe.skipIf(missing !== null)("the live view in a terminal", () => {
   afterEach(() => {
     while (sessions.length > 0) {
       try {
-        tmux("kill-session", "-t", sessions.pop()!);
+        const name = sessions.pop()!;
+        tmux("kill-session", "-t", name);
       } catch {
         // already gone
       }
