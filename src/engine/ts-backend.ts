@@ -16,7 +16,9 @@ export function scanFileTs(path: string, start: number, end: number, filter: Com
     throw new InputError(`${path}: ${describeErrno(err)}`, path);
   }
   try {
-    if (!fstatSync(fd).isFile()) throw new InputError(`${path}: not a regular file`, path);
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new InputError(`${path}: is a directory`, path);
+    if (!st.isFile()) throw new InputError(`${path}: not a regular file`, path);
     const scanner = new ChunkScanner(filter);
     let buf = Buffer.allocUnsafe(Math.min(WINDOW_BYTES, Math.max(1, end - start)));
     let carry = 0; // bytes of an unfinished line kept at the front of buf
