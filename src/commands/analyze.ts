@@ -25,7 +25,7 @@ import { renderCsv, renderJson, renderNdjson } from "../report/serialize.js";
 
 export const LIVE_TABLE = "/proc/net/nf_conntrack";
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function intOption(name: string, min: number, max: number): (v: string) => number {
   return (v: string) => {
@@ -144,7 +144,8 @@ export function addDiagnosisOptions<T extends Command<[string[]], Record<string,
   return cmd;
 }
 
-function camel(name: string): string {
+/** --kebab-case option name → commander's camelCase key. */
+export function camel(name: string): string {
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 

@@ -13,8 +13,7 @@ import type { Diagnosis, HostFacts } from "../diagnose/types.js";
 import type { Snapshot } from "../engine/types.js";
 import { UsageError } from "../errors.js";
 import { analyze } from "../index.js";
-
-export const LIVE_TABLE = "/proc/net/nf_conntrack";
+import { camel, collect, LIVE_TABLE } from "./analyze.js";
 
 export type CheckCode = 0 | 1 | 2 | 3;
 export const STATUS_NAMES = ["OK", "WARNING", "CRITICAL", "UNKNOWN"] as const;
@@ -189,12 +188,7 @@ export async function runCheck(o: CheckOptions, deps: CheckDeps = DEFAULT_DEPS):
   }
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
 /** kebab-case option name → the key commander stores it under. */
-function camel(name: string): string {
-  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
 
 /** Registers `ctscope check`. */
 export function registerCheck(program: Command): void {

@@ -3,7 +3,8 @@
  * merge, and build the snapshot.
  */
 import { availableParallelism } from "node:os";
-import { BackendError, CtscopeError, InputError, UsageError } from "../errors.js";
+import { BackendError, CtscopeError, describeErrno, InputError, UsageError } from "../errors.js";
+import { C_ENTRIES } from "../parse/layout.js";
 import { backendInfo, getBackend } from "./backend.js";
 import type { BackendChoice, ChunkAggregate, CompiledFilter } from "./contract.js";
 import { compileFilter, type FilterOptions, parseCidrs } from "./filter.js";
@@ -86,7 +87,8 @@ export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
   const bytesTotal = knownTotal ? sources.reduce((a, s) => a + (s.size ?? 0), 0) : null;
   let bytesDone = 0;
   let bytesRead = 0;
-  const report = () => opts.onProgress?.({ bytesDone, bytesTotal, entries: merger.counters[1]!, elapsedMs: performance.now() - started });
+  const report = () =>
+    opts.onProgress?.({ bytesDone, bytesTotal, entries: merger.counters[C_ENTRIES]!, elapsedMs: performance.now() - started });
 
   const inlineBelow = opts.inlineBelowBytes ?? DEFAULT_INLINE_BELOW;
   const smallFilesOnly = sources.every((s) => s.kind === "file") && (bytesTotal ?? 0) < inlineBelow;
@@ -136,7 +138,6 @@ async function* readBlocks(s: Extract<Source, { kind: "stream" }>): AsyncGenerat
     yield* blocks(s.open(), STREAM_BLOCK_BYTES);
   } catch (err) {
     if (err instanceof CtscopeError) throw err;
-    const { describeErrno } = await import("../errors.js");
     throw new InputError(`${s.name}: ${describeErrno(err)}`, s.name);
   }
 }

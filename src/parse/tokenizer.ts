@@ -34,6 +34,7 @@ import {
   HIST_FIELDS,
   HIST_NONE,
   HIST_TCP_ESTABLISHED,
+  hasPorts,
   K_DPORT,
   K_DST,
   K_FAMILY,
@@ -527,7 +528,7 @@ export class ChunkScanner {
     }
     // key=value and [FLAG] tokens.
     const icmp = proto === P_ICMP || proto === P_ICMPV6;
-    const ports = this.hasPorts(proto);
+    const ports = hasPorts(proto);
     const gre = proto === P_GRE;
     let tuple = 0;
     let bits1 = 0;
@@ -609,9 +610,6 @@ export class ChunkScanner {
     else if (gre) need = T_SRCKEY | T_DSTKEY;
     if ((bits1 & need) !== need || (bits2 & need) !== need) return R_MALFORMED;
     return this.finish(form);
-  }
-  private hasPorts(proto: number): boolean {
-    return proto === P_TCP || proto === P_UDP || proto === P_UDPLITE || proto === P_SCTP || proto === P_DCCP;
   }
 
   /** Address for the current tuple; src when isSrc. */
@@ -700,7 +698,7 @@ export class ChunkScanner {
     if (this.attrSelfClosing) return R_MALFORMED;
     let dir = 0;
     let done = false;
-    const ports = () => this.hasPorts(this.proto);
+    const ports = () => hasPorts(this.proto);
     while (p < e) {
       if (b[p] !== 60) {
         p++;
@@ -868,7 +866,7 @@ export class ChunkScanner {
     if (this.tuple !== 2) return R_MALFORMED;
     if ((this.bits1 & (T_SRC | T_DST)) !== (T_SRC | T_DST) || (this.bits2 & (T_SRC | T_DST)) !== (T_SRC | T_DST)) return R_MALFORMED;
     const proto = this.proto;
-    const ports = this.hasPorts(proto);
+    const ports = hasPorts(proto);
     if (
       ports &&
       ((this.bits1 & (T_SPORT | T_DPORT)) !== (T_SPORT | T_DPORT) || (this.bits2 & (T_SPORT | T_DPORT)) !== (T_SPORT | T_DPORT))
