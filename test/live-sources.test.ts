@@ -15,6 +15,7 @@ import { netlinkAddon } from "../src/live/netlink.js";
 import { scanBuffer } from "../src/parse/tokenizer.js";
 import { toJsonObject } from "../src/report/serialize.js";
 import { ensureBuilt, LIVE_FIXTURES, liveCommand, ROOT } from "./fixtures/live/cli.js";
+import { asNobody } from "./helpers/cli.js";
 import { createNamespace, type KnownFlows, kernelTestSupport, type Ns, openKnownFlows } from "./helpers/netns.js";
 
 const support = kernelTestSupport();
@@ -168,7 +169,10 @@ function runAsNobody(args: string[]): Promise<{ code: number; stderr: string; st
   });
 }
 
-describe.skipIf(!support.ok)("what a user without the rights gets", () => {
+const nobody = asNobody();
+if ("reason" in nobody) console.log(`live-sources: tests as nobody skipped: ${nobody.reason}`);
+
+describe.skipIf(!support.ok || "reason" in nobody)("what a user without the rights gets", () => {
   it("not root: one line saying what is missing, exit 3", async () => {
     const r = await runAsNobody(["--once", "--json"]);
     expect(r.code).toBe(3);

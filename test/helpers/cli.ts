@@ -74,7 +74,11 @@ export function asNobody(): { wrapper: string[] } | { reason: string } {
     ["runuser", "-u", "nobody", "--"],
   ]) {
     const probe = spawnSync(w[0]!, [...w.slice(1), "true"], { stdio: "ignore" });
-    if (probe.status === 0) return { wrapper: w };
+    if (probe.status !== 0) continue;
+    // The checkout must be reachable by nobody (a clone under a mode-700 directory is not).
+    const reach = spawnSync(w[0]!, [...w.slice(1), "test", "-r", BIN], { stdio: "ignore" });
+    if (reach.status !== 0) return { reason: `uid 65534 cannot read ${BIN} (a directory above it is not world-readable)` };
+    return { wrapper: w };
   }
   return { reason: "neither setpriv nor runuser can switch to uid 65534" };
 }
