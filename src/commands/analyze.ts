@@ -224,7 +224,7 @@ export function registerAnalyze(program: Command): void {
     const factsPromise = hostFactsFor(resolved.live, opts);
     // Awaited after the scan; until then a rejection must not count as unhandled.
     factsPromise.catch(() => {});
-    const progress = createProgress(process.stderr);
+    const progress = await createProgress(process.stderr);
     let snapshot: Snapshot;
     try {
       snapshot = await analyze({ ...toAnalyzeOptions(resolved.inputs, resolved.live, opts), onProgress: progress.update });

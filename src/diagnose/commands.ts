@@ -5,7 +5,7 @@
  * null and the command is left out. ctscope never runs these commands.
  */
 import { isIP } from "node:net";
-import ipaddr from "ipaddr.js";
+import ipaddr, { type IPv6 } from "../report/ipaddr.js";
 
 export interface SafeCidr {
   /** Canonical network text: 203.0.113.0/24, 2001:db8::/64, or a host as 203.0.113.7/32. */
@@ -20,7 +20,7 @@ export function safeAddress(text: string): { addr: string; family: 4 | 6 } | nul
   const fam = isIP(text);
   if (fam !== 4 && fam !== 6) return null;
   const a = ipaddr.parse(text);
-  return { addr: a.kind() === "ipv6" ? (a as ipaddr.IPv6).toRFC5952String() : a.toString(), family: fam };
+  return { addr: a.kind() === "ipv6" ? (a as IPv6).toRFC5952String() : a.toString(), family: fam };
 }
 
 /** A canonical network from "addr/len" or a bare address (a host prefix), masked to its network; null when invalid. */
@@ -43,7 +43,7 @@ export function safeCidr(text: string): SafeCidr | null {
     bytes[i] = bytes[i]! & ((0xff << (8 - keep)) & 0xff);
   }
   const net = ipaddr.fromByteArray(bytes);
-  const netText = net.kind() === "ipv6" ? (net as ipaddr.IPv6).toRFC5952String() : net.toString();
+  const netText = net.kind() === "ipv6" ? (net as IPv6).toRFC5952String() : net.toString();
   const cidr = `${netText}/${len}`;
   return { cidr, text: len === full ? netText : cidr, family: a.family };
 }

@@ -1,12 +1,16 @@
 /** What every rule sees, plus the small helpers the rules share. */
-import ipaddr from "ipaddr.js";
-import type { FlowClass, Snapshot } from "../engine/types.js";
+
+import { allocColumns, type FlowColumns, portOf, protoOf } from "../engine/flow-columns.js";
+import type { Snapshot } from "../engine/types.js";
+import { F_UNREPLIED, P_TCP, P_UDP, P_UDPLITE, S_ESTABLISHED, S_SYN_RECV, S_SYN_SENT, S_SYN_SENT2 } from "../parse/layout.js";
+import ipaddr, { type IPv6 } from "../report/ipaddr.js";
 import type { Thresholds } from "./thresholds.js";
 import type { Anomaly, Health, HostFacts, KernelLogFacts, Severity } from "./types.js";
 
 export interface RuleContext {
   snapshot: Snapshot | null;
-  classes: readonly FlowClass[];
+  /** The flow classes as columns (empty without a snapshot). */
+  flows: FlowColumns;
   /** Entries in the analyzed table (denominator of every share). */
   total: number;
   facts: HostFacts | null;
@@ -17,20 +21,15 @@ export interface RuleContext {
    * that are recent (or of unknown age in an offline log). Traffic anomalies are critical only then.
    */
   pressure: boolean;
-  /** prefixOf(classes[i].src), filled on demand and shared by the rules. */
-  srcPrefixes?: Array<string | undefined>;
 }
 
-/** The /24 or /64 of class i's source, computed once per class across rules. */
-export function srcPrefix(ctx: RuleContext, i: number): string {
-  ctx.srcPrefixes ??= new Array(ctx.classes.length);
-  let p = ctx.srcPrefixes[i];
-  if (p === undefined) {
-    p = prefixOf(ctx.classes[i]!.src);
-    ctx.srcPrefixes[i] = p;
-  }
-  return p;
-}
+export const NO_FLOWS: FlowColumns = {
+  ...allocColumns(0),
+  addresses: 0,
+  prefixes: 0,
+  addr: () => "",
+  prefix: () => "",
+};
 
 /**
  * Table-full messages about the analyzed namespace and about others. Without a known namespace
@@ -95,7 +94,7 @@ export function prefixOf(addr: string): string {
   try {
     const b = ipaddr.parse(addr).toByteArray();
     for (let i = 8; i < 16; i++) b[i] = 0;
-    p = `${(ipaddr.fromByteArray(b) as ipaddr.IPv6).toRFC5952String()}/64`;
+    p = `${(ipaddr.fromByteArray(b) as IPv6).toRFC5952String()}/64`;
   } catch {
     p = addr;
   }
@@ -104,9 +103,10 @@ export function prefixOf(addr: string): string {
   return p;
 }
 
-/** The class was opened by the remote side (the original direction comes from it). */
-export function isIncoming(c: FlowClass): boolean {
-  return c.remote === c.src && c.remote !== c.dst;
+/** Class i was opened by the remote side (the original direction comes from it). */
+export function isIncoming(f: FlowColumns, i: number): boolean {
+  const r = f.remote[i]!;
+  return r === f.src[i] && r !== f.dst[i];
 }
 
 /** "tcp/5228", or just the protocol name when it has no ports. */
@@ -114,12 +114,32 @@ export function serviceText(c: { protoName: string; dport: number | null }): str
   return c.dport === null ? c.protoName : `${c.protoName}/${c.dport}`;
 }
 
-export function isHalfOpen(c: FlowClass): boolean {
-  return c.proto === 6 && (c.state === "SYN_SENT" || c.state === "SYN_RECV" || c.state === "SYN_SENT2");
+/** serviceText of class i. */
+export function serviceOf(f: FlowColumns, i: number): string {
+  return serviceText({ protoName: protoOf(f, i), dport: portOf(f, i) });
 }
 
-export function isUdpLike(c: FlowClass): boolean {
-  return c.proto === 17 || c.proto === 136;
+export function isHalfOpen(f: FlowColumns, i: number): boolean {
+  const s = f.state[i]!;
+  return f.proto[i] === P_TCP && (s === S_SYN_SENT || s === S_SYN_RECV || s === S_SYN_SENT2);
+}
+
+export function isUdpLike(f: FlowColumns, i: number): boolean {
+  const p = f.proto[i]!;
+  return p === P_UDP || p === P_UDPLITE;
+}
+
+export function isUnreplied(f: FlowColumns, i: number): boolean {
+  return (f.flags[i]! & F_UNREPLIED) !== 0;
+}
+
+export function isEstablished(f: FlowColumns, i: number): boolean {
+  return f.proto[i] === P_TCP && f.state[i] === S_ESTABLISHED;
+}
+
+/** Text order for tie-breaks: a < b. */
+export function textBefore(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Sort a map's entries by count, descending, with the key as the tie-break (stable output). */

@@ -3,6 +3,8 @@
  * host facts and the analyzed table. Nothing here judges; the rules do.
  */
 import type { Snapshot } from "../engine/types.js";
+import { P_TCP, S_CLOSE_WAIT } from "../parse/layout.js";
+import { isEstablished } from "./context.js";
 import type { Thresholds } from "./thresholds.js";
 import type { Health, HostFacts } from "./types.js";
 
@@ -38,10 +40,6 @@ export function recommendMax(count: number, max: number | null, targetFillPct: n
 /** Power-of-two hashsize giving 2–4 entries per bucket once `max` entries are in the table. */
 export function recommendHashsize(max: number): number {
   return Math.max(nextPow2(Math.ceil(max / 4)), 1024);
-}
-
-function isEstablished(c: { proto: number; state: string | null }): boolean {
-  return c.proto === 6 && c.state === "ESTABLISHED";
 }
 
 export function computeHealth(snapshot: Snapshot | null, facts: HostFacts | null, t: Thresholds): Health {
@@ -131,8 +129,9 @@ export function computeHealth(snapshot: Snapshot | null, facts: HostFacts | null
 function establishedTimeout(snapshot: Snapshot | null, facts: HostFacts | null): Health["establishedTimeout"] {
   let observedMax: number | null = null;
   if (snapshot) {
-    for (const c of snapshot.classes) {
-      if (isEstablished(c) && c.maxTimeout >= 0) observedMax = Math.max(observedMax ?? 0, c.maxTimeout);
+    const f = snapshot.flows;
+    for (let i = 0; i < f.n; i++) {
+      if (isEstablished(f, i) && f.maxTimeout[i]! >= 0) observedMax = Math.max(observedMax ?? 0, f.maxTimeout[i]!);
     }
     // The histogram proves a lower bound even when classes are not available.
     for (const b of snapshot.established_timeouts) {
@@ -170,8 +169,9 @@ function closeWaitTimeout(snapshot: Snapshot | null, facts: HostFacts | null): H
     return { seconds: sysctl, source: "sysctl", atLeast: false, kubeProxy: sysctl === KUBE_PROXY_CLOSE_WAIT_TIMEOUT };
   }
   let observed = -1;
-  for (const c of snapshot?.classes ?? []) {
-    if (c.proto === 6 && c.state === "CLOSE_WAIT") observed = Math.max(observed, c.maxTimeout);
+  const f = snapshot?.flows;
+  for (let i = 0; f && i < f.n; i++) {
+    if (f.proto[i] === P_TCP && f.state[i] === S_CLOSE_WAIT) observed = Math.max(observed, f.maxTimeout[i]!);
   }
   // Above the 60 s default only a changed setting can explain it; kube-proxy's 3600 s is the usual one.
   if (observed > DEFAULT_CLOSE_WAIT_TIMEOUT) {

@@ -3,7 +3,7 @@
  * recommendations that answer them.
  */
 import type { Snapshot } from "../engine/types.js";
-import { type RuleContext, severityRank, underPressure } from "./context.js";
+import { NO_FLOWS, type RuleContext, severityRank, underPressure } from "./context.js";
 import { computeHealth } from "./health.js";
 import { closeWaitRule, dropsRule, type Finding, hashChainRule, longEstablishedRule, orphanRule, tableFillRule } from "./rules-table.js";
 import { dominantRemoteRule, scanRule, statelessRule, synFloodRule, udpFloodRule } from "./rules-traffic.js";
@@ -49,7 +49,7 @@ export function diagnose(snapshot: Snapshot | null, facts: HostFacts | null, thr
   const health = computeHealth(snapshot, facts, t);
   const ctx: RuleContext = {
     snapshot,
-    classes: snapshot?.classes ?? [],
+    flows: snapshot?.flows ?? NO_FLOWS,
     total: snapshot?.entries ?? 0,
     facts,
     health,

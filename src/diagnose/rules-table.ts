@@ -3,20 +3,21 @@
  * idle entries alive (established, orphaned, CLOSE_WAIT). Each rule returns findings: the anomaly
  * and the recommendations that answer it.
  */
-import type { FlowClass } from "../engine/types.js";
+import { portOf, protoOf } from "../engine/flow-columns.js";
 import { deleteEstablishedCommand, hashsizeCommands, inspectCommand, sysctlCommands } from "./commands.js";
 import {
   type AnomalyDraft,
   byCountDesc,
   finish,
   int,
+  isEstablished,
   isIncoming,
   logShares,
   pct,
   pctFloor,
   type RuleContext,
   r1,
-  serviceText,
+  serviceOf,
 } from "./context.js";
 import { DEFAULT_CLOSE_WAIT_TIMEOUT, recommendHashsize, recommendMax } from "./health.js";
 import type { Anomaly, Recommendation } from "./types.js";
@@ -218,11 +219,19 @@ export function dropsRule(ctx: RuleContext): Finding[] {
 }
 
 /** ESTABLISHED entries idle at least `idle` seconds under timeout T: lower bound from classes and the histogram. */
-export function idleEstablished(ctx: RuleContext, T: number, idle: number): { entries: number; classes: FlowClass[] } {
+export function idleEstablished(ctx: RuleContext, T: number, idle: number): { entries: number; classes: number[] } {
   const cutoff = T - idle;
   if (cutoff <= 0) return { entries: 0, classes: [] };
-  const classes = ctx.classes.filter((c) => c.proto === 6 && c.state === "ESTABLISHED" && c.maxTimeout >= 0 && c.maxTimeout < cutoff);
-  const fromClasses = classes.reduce((s, c) => s + c.count, 0);
+  const f = ctx.flows;
+  const classes: number[] = [];
+  let fromClasses = 0;
+  for (let i = 0; i < f.n; i++) {
+    const mt = f.maxTimeout[i]!;
+    if (isEstablished(f, i) && mt >= 0 && mt < cutoff) {
+      classes.push(i);
+      fromClasses += f.count[i]!;
+    }
+  }
   let fromHist = 0;
   for (const b of ctx.snapshot?.established_timeouts ?? []) if (b.to !== null && b.to <= cutoff) fromHist += b.count;
   return { entries: Math.max(fromClasses, fromHist), classes };
@@ -275,27 +284,36 @@ export function orphanRule(ctx: RuleContext): Finding[] {
   // With accounting on for every entry, ESTABLISHED classes that carried only the handshake (≤ 3 packets each) and are idle.
   let noTraffic = 0;
   const allAccounted = ctx.snapshot !== null && ctx.snapshot.entries > 0 && ctx.snapshot.accounted === ctx.snapshot.entries;
-  const noTrafficClasses: FlowClass[] = [];
+  const f = ctx.flows;
+  const noTrafficClasses: number[] = [];
   if (allAccounted) {
-    for (const c of ctx.classes) {
-      if (c.proto === 6 && c.state === "ESTABLISHED" && c.packets <= 3 * c.count && c.maxTimeout >= 0 && c.maxTimeout < T - 300) {
-        noTraffic += c.count;
-        noTrafficClasses.push(c);
+    for (let i = 0; i < f.n; i++) {
+      const mt = f.maxTimeout[i]!;
+      if (isEstablished(f, i) && f.packets[i]! <= 3 * f.count[i]! && mt >= 0 && mt < T - 300) {
+        noTraffic += f.count[i]!;
+        noTrafficClasses.push(i);
       }
     }
   }
   const entries = Math.max(idle.entries, noTraffic);
   if (entries < ctx.t.minEntries) return [];
   // Who holds them: the remote + service with most idle entries.
-  const groups = new Map<string, { count: number; c: FlowClass }>();
-  for (const c of new Set([...idle.classes, ...noTrafficClasses])) {
-    const key = `${c.remote} ${serviceText(c)} ${isIncoming(c) ? "in" : "out"}`;
+  // Keyed by remote id, service and direction; text only for the busiest (ties by text).
+  const groups = new Map<string, { count: number; i: number }>();
+  for (const i of new Set([...idle.classes, ...noTrafficClasses])) {
+    const key = `${f.remote[i]} ${serviceOf(f, i)} ${isIncoming(f, i) ? "in" : "out"}`;
     const g = groups.get(key);
-    if (g) g.count += c.count;
-    else groups.set(key, { count: c.count, c });
+    if (g) g.count += f.count[i]!;
+    else groups.set(key, { count: f.count[i]!, i });
+  }
+  let best = 0;
+  for (const g of groups.values()) best = Math.max(best, g.count);
+  const tied = new Map<string, { count: number; i: number }>();
+  for (const g of groups.values()) {
+    if (g.count === best) tied.set(`${f.addr(f.remote[g.i]!)} ${serviceOf(f, g.i)} ${isIncoming(f, g.i) ? "in" : "out"}`, g);
   }
   // Name the owner only when one remote + service holds a fair part of them; spread orphans are the timeout's fault.
-  const first = byCountDesc(groups)[0];
+  const first = byCountDesc(tied)[0];
   const topEntry = first && first[1].count >= Math.max(ORPHAN_OWNER_SHARE * entries, ctx.t.minEntries / 10) ? first : undefined;
   const share = ctx.total > 0 ? entries / ctx.total : 0;
   const evidence: Record<string, number | string> = {
@@ -308,14 +326,15 @@ export function orphanRule(ctx: RuleContext): Finding[] {
   let subject = "ESTABLISHED";
   const recs: Array<Omit<Recommendation, "anomaly"> | null> = [];
   if (topEntry) {
-    const { c, count } = topEntry[1];
-    subject = `${c.remote} ${serviceText(c)}`;
-    evidence.top_remote = c.remote;
-    evidence.top_service = serviceText(c);
+    const { i, count } = topEntry[1];
+    const remote = f.addr(f.remote[i]!);
+    subject = `${remote} ${serviceOf(f, i)}`;
+    evidence.top_remote = remote;
+    evidence.top_service = serviceOf(f, i);
     evidence.top_entries = count;
-    const dir = isIncoming(c) ? "incoming" : "outgoing";
-    const inspect = inspectCommand(c.remote, c.protoName, c.dport, dir);
-    const del = deleteEstablishedCommand(c.remote, c.dport, dir);
+    const dir = isIncoming(f, i) ? "incoming" : "outgoing";
+    const inspect = inspectCommand(remote, protoOf(f, i), portOf(f, i), dir);
+    const del = deleteEstablishedCommand(remote, portOf(f, i), dir);
     if (inspect && del) {
       recs.push({
         id: `clear-orphans:${subject.replace(/\s+/g, "_")}`,

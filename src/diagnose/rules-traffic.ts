@@ -2,7 +2,9 @@
  * Rules about who fills the table, from the flow classes: a dominant remote, SYN floods, scans,
  * UDP floods, and stateless services that need no tracking.
  */
-import type { FlowClass } from "../engine/types.js";
+import { type FlowColumns, portOf, protoOf } from "../engine/flow-columns.js";
+import { PairInterner } from "../engine/pair-interner.js";
+import { F_NAT, S_ESTABLISHED } from "../parse/layout.js";
 import {
   connlimitCommands,
   dropSourceCommands,
@@ -19,12 +21,12 @@ import {
   isHalfOpen,
   isIncoming,
   isUdpLike,
+  isUnreplied,
   pct,
-  prefixOf,
   type RuleContext,
   r1,
-  serviceText,
-  srcPrefix,
+  serviceOf,
+  textBefore,
 } from "./context.js";
 import { type Finding, found } from "./rules-table.js";
 import type { Recommendation, Severity } from "./types.js";
@@ -41,7 +43,8 @@ const trafficSeverity = (ctx: RuleContext): Severity => (ctx.pressure ? "critica
 
 interface ServiceAgg {
   count: number;
-  c: FlowClass;
+  /** A class of the service, to describe it. */
+  i: number;
 }
 
 interface RemoteAgg {
@@ -74,93 +77,100 @@ function lastIndexSorted(sorted: Float64Array, v: number): number {
 }
 
 /**
- * Remotes that may hold more than 1/(k+1) of all entries: weighted Misra–Gries over the classes,
- * one pass with k counters. Every remote above that share is among them (plus a few that are not).
+ * Remote ids that may hold more than 1/(k+1) of all entries: weighted Misra–Gries over the
+ * classes, one pass with k counters. Every remote above that share is among them (plus a few that are not).
  */
-export function heavyRemotes(classes: readonly FlowClass[], k: number): string[] {
-  const keys: string[] = [];
+export function heavyRemotes(f: FlowColumns, k: number): number[] {
+  const keys: number[] = [];
   const vals: number[] = [];
-  for (const c of classes) {
-    const j = keys.indexOf(c.remote);
+  for (let i = 0; i < f.n; i++) {
+    const remote = f.remote[i]!;
+    const count = f.count[i]!;
+    const j = keys.indexOf(remote);
     if (j >= 0) {
-      vals[j]! += c.count;
+      vals[j]! += count;
       continue;
     }
     if (keys.length < k) {
-      keys.push(c.remote);
-      vals.push(c.count);
+      keys.push(remote);
+      vals.push(count);
       continue;
     }
-    let m = c.count;
+    let m = count;
     for (const v of vals) if (v < m) m = v;
-    for (let i = vals.length - 1; i >= 0; i--) {
-      vals[i]! -= m;
-      if (vals[i] === 0) {
-        vals.splice(i, 1);
-        keys.splice(i, 1);
+    for (let x = vals.length - 1; x >= 0; x--) {
+      vals[x]! -= m;
+      if (vals[x] === 0) {
+        vals.splice(x, 1);
+        keys.splice(x, 1);
       }
     }
-    if (c.count > m) {
-      keys.push(c.remote);
-      vals.push(c.count - m);
+    if (count > m) {
+      keys.push(remote);
+      vals.push(count - m);
     }
   }
   return keys;
 }
 
-/** Entries per remote (a full pass; only run when some remote is a candidate). */
-function remoteCounts(classes: readonly FlowClass[]): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const c of classes) m.set(c.remote, (m.get(c.remote) ?? 0) + c.count);
+/** Entries per remote id (a full pass; only run when some remote is a candidate). */
+function remoteCounts(f: FlowColumns): Float64Array {
+  const m = new Float64Array(f.addresses);
+  for (let i = 0; i < f.n; i++) m[f.remote[i]!]! += f.count[i]!;
   return m;
 }
 
 export function dominantRemoteRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
+  const f = ctx.flows;
   const minCount = Math.max(t.minEntries, (t.dominantSharePct / 100) * ctx.total);
   if (ctx.total < minCount) return [];
-  // Candidates without a map of every remote (a spoofed flood has a million): heavy hitters, then exact
-  // counts; a map of every remote only once some remote qualifies (for the median), or for tiny shares.
+  // Candidates without counting every remote (a spoofed flood has a million): heavy hitters, then
+  // exact counts; every remote is counted only once some remote qualifies (for the median), or for tiny shares.
   const k = Math.ceil(100 / Math.max(t.dominantSharePct, 1e-9)) + 1;
-  let counts: Map<string, number> | null = null;
-  let exact: Map<string, number>;
+  let counts: Float64Array | null = null;
+  const candidates: Array<[number, number]> = [];
   if (k <= 128) {
-    exact = new Map(heavyRemotes(ctx.classes, k).map((r) => [r, 0]));
-    for (const c of ctx.classes) {
-      const n = exact.get(c.remote);
-      if (n !== undefined) exact.set(c.remote, n + c.count);
+    const exact = new Map(heavyRemotes(f, k).map((r) => [r, 0]));
+    for (let i = 0; i < f.n; i++) {
+      const n = exact.get(f.remote[i]!);
+      if (n !== undefined) exact.set(f.remote[i]!, n + f.count[i]!);
     }
+    for (const e of exact) if (e[1] >= minCount) candidates.push(e);
   } else {
-    counts = remoteCounts(ctx.classes);
-    exact = counts;
+    counts = remoteCounts(f);
+    for (let r = 0; r < counts.length; r++) if (counts[r]! >= minCount) candidates.push([r, counts[r]!]);
   }
-  const candidates: Array<[string, number]> = [];
-  for (const e of exact) if (e[1] >= minCount) candidates.push(e);
   if (candidates.length === 0) return [];
-  candidates.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  candidates.sort((a, b) => b[1] - a[1] || textBefore(f.addr(a[0]), f.addr(b[0])));
   candidates.length = Math.min(candidates.length, 3);
-  counts ??= remoteCounts(ctx.classes);
-  const nRemotes = counts.size;
-  const sortedCounts = Float64Array.from(counts.values()).sort();
+  counts ??= remoteCounts(f);
+  const present: number[] = [];
+  for (let r = 0; r < counts.length; r++) if (counts[r]! > 0) present.push(counts[r]!);
+  const nRemotes = present.length;
+  const sortedCounts = Float64Array.from(present).sort();
   // Details of the candidates only.
-  const details = new Map<string, RemoteAgg>(
+  const details = new Map<number, RemoteAgg>(
     candidates.map(([r, n]) => [r, { count: n, halfOpen: 0, udpUnreplied: 0, established: 0, unreplied: 0, services: new Map() }]),
   );
-  for (const c of ctx.classes) {
-    const r = details.get(c.remote);
+  for (let i = 0; i < f.n; i++) {
+    const r = details.get(f.remote[i]!);
     if (!r) continue;
-    if (isHalfOpen(c)) r.halfOpen += c.count;
-    if (isUdpLike(c) && c.unreplied) r.udpUnreplied += c.count;
-    if (c.state === "ESTABLISHED") r.established += c.count;
-    if (c.unreplied) r.unreplied += c.count;
-    const key = `${serviceText(c)} ${isIncoming(c) ? "in" : "out"}`;
+    const count = f.count[i]!;
+    const unrep = isUnreplied(f, i);
+    if (isHalfOpen(f, i)) r.halfOpen += count;
+    if (isUdpLike(f, i) && unrep) r.udpUnreplied += count;
+    if (f.state[i] === S_ESTABLISHED) r.established += count;
+    if (unrep) r.unreplied += count;
+    const key = `${serviceOf(f, i)} ${isIncoming(f, i) ? "in" : "out"}`;
     const s = r.services.get(key);
-    if (s) s.count += c.count;
-    else r.services.set(key, { count: c.count, c });
+    if (s) s.count += count;
+    else r.services.set(key, { count, i });
   }
   const out: Finding[] = [];
-  for (const [remote] of candidates) {
-    const r = details.get(remote)!;
+  for (const [remoteId] of candidates) {
+    const r = details.get(remoteId)!;
+    const remote = f.addr(remoteId);
     const sh = share(ctx, r.count);
     // Half-open or unreplied floods are the flood rules' subject.
     if ((r.halfOpen + r.udpUnreplied) * 2 >= r.count) continue;
@@ -169,10 +179,12 @@ export function dominantRemoteRule(ctx: RuleContext): Finding[] {
     const ratio = others > 0 ? r.count / Math.max(med, 1) : Number.POSITIVE_INFINITY;
     if (ratio < t.dominantRatio) continue;
     const [, top] = byCountDesc(r.services)[0]!;
-    const svc = serviceText(top.c);
+    const svc = serviceOf(f, top.i);
+    const topProto = protoOf(f, top.i);
+    const topPort = portOf(f, top.i);
     const bySvc = top.count >= 0.8 * r.count;
     const subject = bySvc ? `${remote} ${svc}` : remote;
-    const dir = isIncoming(top.c) ? "incoming" : "outgoing";
+    const dir = isIncoming(f, top.i) ? "incoming" : "outgoing";
     const evidence: Record<string, number | string> = {
       entries: r.count,
       share_pct: r1(sh * 100),
@@ -187,8 +199,8 @@ export function dominantRemoteRule(ctx: RuleContext): Finding[] {
     };
     const limit = Math.max(MIN_CONNLIMIT, Math.ceil(Math.max(med, 1) * t.dominantRatio));
     const recs: Array<Omit<Recommendation, "anomaly"> | null> = [];
-    const inspect = inspectCommand(remote, bySvc ? top.c.protoName : null, bySvc ? top.c.dport : null, dir);
-    const cap = top.c.dport !== null ? connlimitCommands(remote, top.c.protoName, top.c.dport, dir, limit) : null;
+    const inspect = inspectCommand(remote, bySvc ? topProto : null, bySvc ? topPort : null, dir);
+    const cap = topPort !== null ? connlimitCommands(remote, topProto, topPort, dir, limit) : null;
     if (inspect) {
       recs.push({
         id: `inspect-remote:${subject.replace(/\s+/g, "_")}`,
@@ -214,98 +226,122 @@ export function dominantRemoteRule(ctx: RuleContext): Finding[] {
   return out;
 }
 
+type Sums = { count: number; unreplied: number };
+
+/** A service (destination, protocol, port) of the kept classes. */
+type ServiceGroup = Sums & { prefixes: Set<number>; i: number; families: Set<4 | 6> };
+
 interface SourceGroups {
-  byPrefix: Map<string, { count: number; unreplied: number }>;
-  byService: Map<string, ServiceGroup>;
-  /** prefixOf(classes[i].src) for the kept classes. */
-  prefixes: string[];
-  /** The byService entry of each kept class. */
-  serviceOf: Array<ServiceGroup | undefined>;
+  /** Per source prefix id. */
+  byPrefix: Map<number, Sums>;
+  /** Services in first-seen order. */
+  services: ServiceGroup[];
+  /** The services index of each kept class, -1 for the others. */
+  serviceOf: Int32Array;
 }
 
-type ServiceGroup = { count: number; unreplied: number; prefixes: Set<string>; c: FlowClass; families: Set<4 | 6> };
+/** Key of class i's service: destination id, then port and protocol, as one number. */
+function serviceKey(f: FlowColumns, i: number): number {
+  return f.dst[i]! * 0x2000000 + (f.dport[i]! + 1) * 256 + f.proto[i]!;
+}
 
-function groupSources(ctx: RuleContext, keep: (c: FlowClass) => boolean): SourceGroups {
-  const classes = ctx.classes;
-  const g: SourceGroups = {
-    byPrefix: new Map(),
-    byService: new Map(),
-    prefixes: new Array(classes.length),
-    serviceOf: new Array(classes.length),
-  };
-  const services = new Map<string, Map<number, ServiceGroup>>();
-  for (let i = 0; i < classes.length; i++) {
-    const c = classes[i]!;
-    if (!keep(c)) continue;
-    const prefix = srcPrefix(ctx, i);
-    g.prefixes[i] = prefix;
+function groupSources(ctx: RuleContext, keep: (i: number) => boolean): SourceGroups {
+  const f = ctx.flows;
+  const g: SourceGroups = { byPrefix: new Map(), services: [], serviceOf: new Int32Array(f.n).fill(-1) };
+  const serviceIds = new Map<number, number>();
+  for (let i = 0; i < f.n; i++) {
+    if (!keep(i)) continue;
+    const count = f.count[i]!;
+    const unrep = isUnreplied(f, i);
+    const prefix = f.srcPrefix[i]!;
     let p = g.byPrefix.get(prefix);
     if (!p) {
       p = { count: 0, unreplied: 0 };
       g.byPrefix.set(prefix, p);
     }
-    p.count += c.count;
-    if (c.unreplied) p.unreplied += c.count;
-    // Keyed by destination, then port and protocol as one number: no string built per class.
-    let byPort = services.get(c.dst);
-    if (!byPort) {
-      byPort = new Map();
-      services.set(c.dst, byPort);
+    p.count += count;
+    if (unrep) p.unreplied += count;
+    const key = serviceKey(f, i);
+    let sid = serviceIds.get(key);
+    if (sid === undefined) {
+      sid = g.services.length;
+      serviceIds.set(key, sid);
+      g.services.push({ count: 0, unreplied: 0, prefixes: new Set(), i, families: new Set() });
     }
-    const pkey = (c.dport ?? 65536) * 256 + c.proto;
-    let s = byPort.get(pkey);
-    if (!s) {
-      s = { count: 0, unreplied: 0, prefixes: new Set(), c, families: new Set() };
-      byPort.set(pkey, s);
-      g.byService.set(`${c.protoName} ${c.dst} ${c.dport}`, s);
-    }
-    g.serviceOf[i] = s;
-    s.count += c.count;
-    if (c.unreplied) s.unreplied += c.count;
+    const s = g.services[sid]!;
+    g.serviceOf[i] = sid;
+    s.count += count;
+    if (unrep) s.unreplied += count;
     if (s.prefixes.size < DISTRIBUTED_PREFIXES) s.prefixes.add(prefix);
-    s.families.add(c.family);
+    s.families.add(f.family[i]! as 4 | 6);
   }
   return g;
 }
 
-/** Map entries with count >= min, busiest first (ties by key), at most `limit`: sorts only what passes. */
-export function topAtLeast<V extends { count: number }>(m: Map<string, V>, min: number, limit: number): Array<[string, V]> {
-  const out: Array<[string, V]> = [];
-  for (const e of m) if (e[1].count >= min) out.push(e);
-  out.sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return out.slice(0, limit);
+/** Entries with count >= min, busiest first (ties by their text), at most `limit`: sorts only what passes. */
+export function topAtLeast<K, V extends { count: number }>(
+  entries: Iterable<[K, V]>,
+  min: number,
+  limit: number,
+  text: (k: K) => string,
+): Array<[K, V]> {
+  const out: Array<[K, V, string]> = [];
+  for (const [k, v] of entries) if (v.count >= min) out.push([k, v, text(k)]);
+  out.sort((a, b) => b[1].count - a[1].count || textBefore(a[2], b[2]));
+  return out.slice(0, limit).map(([k, v]) => [k, v]);
+}
+
+/** A flood source: one address or a /24, /64 prefix. */
+interface FloodSource {
+  subject: string;
+  /** Address id, or -1 for a prefix. */
+  addr: number;
+  /** Prefix id (the source's prefix, or the prefix itself). */
+  prefix: number;
+  count: number;
+  unreplied: number;
+  sources: number;
 }
 
 /** Sources (or /24, /64 prefixes when no single source dominates theirs) holding at least `min` entries. */
-function floodSources(
-  classes: readonly FlowClass[],
-  g: SourceGroups,
-  min: number,
-): Array<{ subject: string; count: number; unreplied: number; sources: number }> {
-  const candidates = topAtLeast(g.byPrefix, min, MAX_SUBJECTS);
+function floodSources(f: FlowColumns, g: SourceGroups, min: number): FloodSource[] {
+  const candidates = topAtLeast(g.byPrefix, min, MAX_SUBJECTS, (p) => f.prefix(p));
   if (candidates.length === 0) return [];
   // Second pass, only over the reported prefixes: per-source counts.
-  const srcs = new Map<string, Map<string, { count: number; unreplied: number }>>(candidates.map(([p]) => [p, new Map()]));
-  for (let i = 0; i < classes.length; i++) {
-    const m = srcs.get(g.prefixes[i]!);
+  const srcs = new Map<number, Map<number, Sums>>(candidates.map(([p]) => [p, new Map()]));
+  for (let i = 0; i < f.n; i++) {
+    if (g.serviceOf[i] === -1) continue;
+    const m = srcs.get(f.srcPrefix[i]!);
     if (!m) continue;
-    const c = classes[i]!;
-    let e = m.get(c.src);
+    const src = f.src[i]!;
+    let e = m.get(src);
     if (!e) {
       e = { count: 0, unreplied: 0 };
-      m.set(c.src, e);
+      m.set(src, e);
     }
-    e.count += c.count;
-    if (c.unreplied) e.unreplied += c.count;
+    e.count += f.count[i]!;
+    if (isUnreplied(f, i)) e.unreplied += f.count[i]!;
   }
   return candidates.map(([prefix, p]) => {
     const m = srcs.get(prefix)!;
-    let topSrc = "";
-    let top = { count: 0, unreplied: 0 };
-    for (const [s, n] of m) if (n.count > top.count || (n.count === top.count && s < topSrc)) [topSrc, top] = [s, n];
-    if (top.count >= 0.5 * p.count && top.count >= min) return { subject: topSrc, count: top.count, unreplied: top.unreplied, sources: 1 };
-    return { subject: prefix, count: p.count, unreplied: p.unreplied, sources: m.size };
+    let topSrc = -1;
+    let top: Sums = { count: 0, unreplied: 0 };
+    for (const [s, n] of m) {
+      if (topSrc < 0 || n.count > top.count || (n.count === top.count && f.addr(s) < f.addr(topSrc))) [topSrc, top] = [s, n];
+    }
+    if (top.count >= 0.5 * p.count && top.count >= min)
+      return { subject: f.addr(topSrc), addr: topSrc, prefix, count: top.count, unreplied: top.unreplied, sources: 1 };
+    return { subject: f.prefix(prefix), addr: -1, prefix, count: p.count, unreplied: p.unreplied, sources: m.size };
   });
+}
+
+interface Target {
+  /** A class of the service, to describe it. */
+  i: number;
+  count: number;
+  unreplied: number;
+  prefixes: number;
+  families: Set<4 | 6>;
 }
 
 /**
@@ -314,59 +350,45 @@ function floodSources(
  * Busy services always have some half-open or unreplied entries, so the rest must also be at least
  * half of all the service's entries, or ten times the threshold.
  */
-function distributedTargets(
-  ctx: RuleContext,
-  g: SourceGroups,
-  reported: ReadonlyArray<{ subject: string }>,
-  min: number,
-): Array<{ c: FlowClass; count: number; unreplied: number; prefixes: number; families: Set<4 | 6> }> {
-  const candidates = new Set<ServiceGroup>();
-  for (const [, s] of topAtLeast(g.byService, min, Number.POSITIVE_INFINITY)) {
-    if (s.prefixes.size >= DISTRIBUTED_PREFIXES && s.c.dport !== null) candidates.add(s);
-  }
+function distributedTargets(ctx: RuleContext, g: SourceGroups, reported: readonly FloodSource[], min: number): Target[] {
+  const f = ctx.flows;
+  const candidates = new Set<number>();
+  g.services.forEach((s, sid) => {
+    if (s.count >= min && s.prefixes.size >= DISTRIBUTED_PREFIXES && f.dport[s.i]! >= 0) candidates.add(sid);
+  });
   if (candidates.size === 0) return [];
-  const srcs = new Set(reported.filter((r) => !r.subject.includes("/")).map((r) => r.subject));
-  const prefixes = new Set(reported.filter((r) => r.subject.includes("/")).map((r) => r.subject));
-  const rest = new Map<ServiceGroup, { count: number; unreplied: number; prefixes: Set<string> }>();
-  const classes = ctx.classes;
-  for (let i = 0; i < classes.length; i++) {
-    const s = g.serviceOf[i];
-    if (s === undefined || !candidates.has(s)) continue;
-    const c = classes[i]!;
-    const prefix = g.prefixes[i]!;
-    if (srcs.has(c.src) || prefixes.has(prefix)) continue;
-    let r = rest.get(s);
+  const srcs = new Set(reported.filter((r) => r.addr >= 0).map((r) => r.addr));
+  const prefixes = new Set(reported.filter((r) => r.addr < 0).map((r) => r.prefix));
+  const rest = new Map<number, Sums & { prefixes: Set<number> }>();
+  for (let i = 0; i < f.n; i++) {
+    const sid = g.serviceOf[i]!;
+    if (sid < 0 || !candidates.has(sid)) continue;
+    const prefix = f.srcPrefix[i]!;
+    if (srcs.has(f.src[i]!) || prefixes.has(prefix)) continue;
+    let r = rest.get(sid);
     if (!r) {
       r = { count: 0, unreplied: 0, prefixes: new Set() };
-      rest.set(s, r);
+      rest.set(sid, r);
     }
-    r.count += c.count;
-    if (c.unreplied) r.unreplied += c.count;
+    r.count += f.count[i]!;
+    if (isUnreplied(f, i)) r.unreplied += f.count[i]!;
     if (r.prefixes.size < DISTRIBUTED_PREFIXES) r.prefixes.add(prefix);
   }
-  // All entries (any state) of the candidate services: destination, then port and protocol.
-  const totals = new Map<string, Map<number, number>>();
-  for (const s of rest.keys()) {
-    let m = totals.get(s.c.dst);
-    if (!m) {
-      m = new Map();
-      totals.set(s.c.dst, m);
-    }
-    m.set((s.c.dport ?? 65536) * 256 + s.c.proto, 0);
+  // All entries (any state) of the candidate services.
+  const totals = new Map<number, number>();
+  for (const sid of rest.keys()) totals.set(serviceKey(f, g.services[sid]!.i), 0);
+  for (let i = 0; i < f.n; i++) {
+    const k = serviceKey(f, i);
+    const n = totals.get(k);
+    if (n !== undefined) totals.set(k, n + f.count[i]!);
   }
-  for (const c of classes) {
-    const m = totals.get(c.dst);
-    if (!m) continue;
-    const k = (c.dport ?? 65536) * 256 + c.proto;
-    const n = m.get(k);
-    if (n !== undefined) m.set(k, n + c.count);
-  }
-  const out: Array<{ c: FlowClass; count: number; unreplied: number; prefixes: number; families: Set<4 | 6> }> = [];
-  for (const [s, r] of rest) {
-    const all = totals.get(s.c.dst)!.get((s.c.dport ?? 65536) * 256 + s.c.proto)!;
+  const out: Target[] = [];
+  for (const [sid, r] of rest) {
+    const s = g.services[sid]!;
+    const all = totals.get(serviceKey(f, s.i))!;
     if (r.count < min || r.prefixes.size < DISTRIBUTED_PREFIXES) continue;
     if (r.count * 2 < all && r.count < 10 * min) continue;
-    out.push({ c: s.c, count: r.count, unreplied: r.unreplied, prefixes: r.prefixes.size, families: s.families });
+    out.push({ i: s.i, count: r.count, unreplied: r.unreplied, prefixes: r.prefixes.size, families: s.families });
   }
   return out.sort((a, b) => b.count - a.count).slice(0, MAX_SUBJECTS);
 }
@@ -404,14 +426,15 @@ function limitRec(subject: string, entries: number, timeout: number, what: strin
 
 export function synFloodRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
-  const keep = (c: FlowClass) => isHalfOpen(c) && isIncoming(c);
+  const f = ctx.flows;
+  const keep = (i: number) => isHalfOpen(f, i) && isIncoming(f, i);
   let totalHalf = 0;
-  for (const c of ctx.classes) if (keep(c)) totalHalf += c.count;
+  for (let i = 0; i < f.n; i++) if (keep(i)) totalHalf += f.count[i]!;
   if (totalHalf < t.synFloodEntries) return [];
   const g = groupSources(ctx, keep);
   const out: Finding[] = [];
   const sev = trafficSeverity(ctx);
-  const sources = floodSources(ctx.classes, g, t.synFloodEntries);
+  const sources = floodSources(f, g, t.synFloodEntries);
   for (const f of sources) {
     out.push(
       found(
@@ -429,17 +452,18 @@ export function synFloodRule(ctx: RuleContext): Finding[] {
     );
   }
   for (const s of distributedTargets(ctx, g, sources, t.synFloodEntries)) {
-    if (s.c.dport === null) continue;
-    const subject = `tcp/${s.c.dport} on ${s.c.dst}`;
+    const port = portOf(f, s.i);
+    if (port === null) continue;
+    const subject = `tcp/${port} on ${f.addr(f.dst[s.i]!)}`;
     const recs: Array<Omit<Recommendation, "anomaly"> | null> = [];
-    const sp = synproxyCommands(s.c.dport, [...s.families]);
+    const sp = synproxyCommands(port, [...s.families]);
     const cur = ctx.facts?.timeouts.tcp_timeout_syn_recv ?? 60;
     const lower = sysctlCommands("nf_conntrack_tcp_timeout_syn_recv", Math.max(10, Math.floor(cur / 2)));
     if (sp) {
       recs.push({
-        id: `synproxy:tcp/${s.c.dport}`,
+        id: `synproxy:tcp/${port}`,
         commands: [...sp, ...(lower ?? [])],
-        explanation: `SYNPROXY answers the handshake itself and creates an entry only for clients that complete it, so spoofed SYNs to port ${s.c.dport} stop taking slots. The raw rule untracks the SYNs, the INVALID drop catches the rest; insert them above any rule that accepts the port. The shorter SYN_RECV timeout (${Math.max(10, Math.floor(cur / 2))} s instead of ${cur} s) frees half-open slots sooner.`,
+        explanation: `SYNPROXY answers the handshake itself and creates an entry only for clients that complete it, so spoofed SYNs to port ${port} stop taking slots. The raw rule untracks the SYNs, the INVALID drop catches the rest; insert them above any rule that accepts the port. The shorter SYN_RECV timeout (${Math.max(10, Math.floor(cur / 2))} s instead of ${cur} s) frees half-open slots sooner.`,
       });
     }
     out.push(
@@ -481,88 +505,94 @@ class Distinct<T> {
 
 export function scanRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
-  // Pass 1: ports per /24 or /64; a scanner's prefix has at least as many ports as it does.
-  const byPrefix = new Map<string, { count: number; ports: Distinct<number>; firstSrc: string; multi: boolean }>();
-  const classes = ctx.classes;
-  for (let i = 0; i < classes.length; i++) {
-    const c = classes[i]!;
-    if (c.dport === null || !isIncoming(c)) continue;
-    const prefix = srcPrefix(ctx, i);
-    let p = byPrefix.get(prefix);
-    if (!p) {
-      p = { count: 0, ports: new Distinct(), firstSrc: c.src, multi: false };
-      byPrefix.set(prefix, p);
+  const f = ctx.flows;
+  // Pass 1: entries and distinct ports per /24 or /64; a scanner's prefix has at least as many ports
+  // as it does. Typed arrays by prefix id: a spoofed flood brings hundreds of thousands of prefixes.
+  const prefixCount = new Float64Array(f.prefixes);
+  const prefixPorts = new Int32Array(f.prefixes);
+  const firstPort = new Int32Array(f.prefixes).fill(-1);
+  const morePorts = new PairInterner();
+  for (let i = 0; i < f.n; i++) {
+    const port = f.dport[i]!;
+    if (port < 0 || !isIncoming(f, i)) continue;
+    const prefix = f.srcPrefix[i]!;
+    prefixCount[prefix]! += f.count[i]!;
+    // Most prefixes show one port: the pair table holds only the further ones.
+    if (firstPort[prefix] === -1) {
+      firstPort[prefix] = port;
+      prefixPorts[prefix] = 1;
+    } else if (port !== firstPort[prefix]) {
+      const before = morePorts.size;
+      morePorts.id(prefix, port);
+      if (morePorts.size > before) prefixPorts[prefix]!++;
     }
-    p.count += c.count;
-    p.ports.add(c.dport);
-    if (!p.multi && p.firstSrc !== c.src) p.multi = true;
   }
-  const hot = new Set<string>();
-  for (const [prefix, p] of byPrefix) if (p.ports.size >= t.scanPorts) hot.add(prefix);
+  const hot = new Set<number>();
+  for (let p = 0; p < f.prefixes; p++) if (prefixPorts[p]! >= t.scanPorts) hot.add(p);
   if (hot.size === 0) return [];
   // Pass 2: sources inside the hot prefixes only.
-  const bySrc = new Map<string, { count: number; ports: Distinct<number> }>();
-  const srcsOf = new Map<string, Set<string>>([...hot].map((p) => [p, new Set()]));
-  for (let i = 0; i < classes.length; i++) {
-    const c = classes[i]!;
-    if (c.dport === null || !isIncoming(c)) continue;
-    const prefix = srcPrefix(ctx, i);
+  const bySrc = new Map<number, { count: number; ports: Distinct<number>; prefix: number }>();
+  const srcsOf = new Map<number, Set<number>>([...hot].map((p) => [p, new Set()]));
+  for (let i = 0; i < f.n; i++) {
+    if (f.dport[i]! < 0 || !isIncoming(f, i)) continue;
+    const prefix = f.srcPrefix[i]!;
     const srcs = srcsOf.get(prefix);
     if (!srcs) continue;
-    srcs.add(c.src);
-    let s = bySrc.get(c.src);
+    const src = f.src[i]!;
+    srcs.add(src);
+    let s = bySrc.get(src);
     if (!s) {
-      s = { count: 0, ports: new Distinct() };
-      bySrc.set(c.src, s);
+      s = { count: 0, ports: new Distinct(), prefix };
+      bySrc.set(src, s);
     }
-    s.count += c.count;
-    s.ports.add(c.dport);
+    s.count += f.count[i]!;
+    s.ports.add(f.dport[i]!);
   }
   const found_: Array<{ subject: string; count: number; ports: number; sources: number }> = [];
-  const flaggedPrefixes = new Set<string>();
+  const flaggedPrefixes = new Set<number>();
   const scanners = [...bySrc]
     .filter(([, s]) => s.ports.size >= t.scanPorts)
-    .sort((a, b) => b[1].ports.size - a[1].ports.size || (a[0] < b[0] ? -1 : 1));
-  for (const [src, s] of scanners.slice(0, MAX_SUBJECTS)) {
-    found_.push({ subject: src, count: s.count, ports: s.ports.size, sources: 1 });
-    flaggedPrefixes.add(prefixOf(src));
-  }
-  for (const [src] of scanners) flaggedPrefixes.add(prefixOf(src));
+    .map(([src, s]) => ({ text: f.addr(src), ...s }))
+    .sort((a, b) => b.ports.size - a.ports.size || textBefore(a.text, b.text));
+  for (const s of scanners.slice(0, MAX_SUBJECTS)) found_.push({ subject: s.text, count: s.count, ports: s.ports.size, sources: 1 });
+  for (const s of scanners) flaggedPrefixes.add(s.prefix);
   const wide = [...hot]
-    .map((prefix): [string, { count: number; ports: number; sources: number }] => {
-      const p = byPrefix.get(prefix)!;
-      return [prefix, { count: p.count, ports: p.ports.size, sources: srcsOf.get(prefix)!.size }];
-    })
-    .filter(([prefix, p]) => p.sources > 1 && !flaggedPrefixes.has(prefix))
-    .sort((a, b) => b[1].ports - a[1].ports || (a[0] < b[0] ? -1 : 1));
-  for (const [prefix, p] of wide.slice(0, MAX_SUBJECTS))
-    found_.push({ subject: prefix, count: p.count, ports: p.ports, sources: p.sources });
-  return found_.map((f) =>
+    .filter((prefix) => srcsOf.get(prefix)!.size > 1 && !flaggedPrefixes.has(prefix))
+    .map((prefix) => ({
+      subject: f.prefix(prefix),
+      count: prefixCount[prefix]!,
+      ports: prefixPorts[prefix]!,
+      sources: srcsOf.get(prefix)!.size,
+    }))
+    .sort((a, b) => b.ports - a.ports || textBefore(a.subject, b.subject));
+  found_.push(...wide.slice(0, MAX_SUBJECTS));
+  return found_.map((s) =>
     found(
       {
         rule: "port-scan",
-        severity: ctx.pressure || f.count >= t.synFloodEntries ? "warning" : "info",
-        title: `Port scan from ${f.subject}: ${int(f.ports)} distinct ports, ${int(f.count)} entries`,
-        subject: f.subject,
-        evidence: { distinct_ports: f.ports, entries: f.count, share_pct: r1(share(ctx, f.count) * 100), sources: f.sources },
+        severity: ctx.pressure || s.count >= t.synFloodEntries ? "warning" : "info",
+        title: `Port scan from ${s.subject}: ${int(s.ports)} distinct ports, ${int(s.count)} entries`,
+        subject: s.subject,
+        evidence: { distinct_ports: s.ports, entries: s.count, share_pct: r1(share(ctx, s.count) * 100), sources: s.sources },
         why: "One source touching many ports is probing; each probe costs an entry until its timeout, and a fast scan can fill a small table.",
       },
       true,
-      [dropRec(f.subject, "the scan")],
+      [dropRec(s.subject, "the scan")],
     ),
   );
 }
 
 export function udpFloodRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
-  const keep = (c: FlowClass) => isUdpLike(c) && c.unreplied && isIncoming(c);
+  const f = ctx.flows;
+  const keep = (i: number) => isUdpLike(f, i) && isUnreplied(f, i) && isIncoming(f, i);
   let total = 0;
-  for (const c of ctx.classes) if (keep(c)) total += c.count;
+  for (let i = 0; i < f.n; i++) if (keep(i)) total += f.count[i]!;
   if (total < t.udpFloodEntries) return [];
   const g = groupSources(ctx, keep);
   const out: Finding[] = [];
   const sev = trafficSeverity(ctx);
-  const sources = floodSources(ctx.classes, g, t.udpFloodEntries);
+  const sources = floodSources(f, g, t.udpFloodEntries);
   for (const f of sources) {
     out.push(
       found(
@@ -582,8 +612,9 @@ export function udpFloodRule(ctx: RuleContext): Finding[] {
   const cur = ctx.facts?.timeouts.udp_timeout ?? 30;
   const newTimeout = Math.max(5, Math.floor(cur / 3));
   for (const s of distributedTargets(ctx, g, sources, t.udpFloodEntries)) {
-    if (s.c.dport === null) continue;
-    const subject = `${s.c.protoName}/${s.c.dport} on ${s.c.dst}`;
+    const port = portOf(f, s.i);
+    if (port === null) continue;
+    const subject = `${protoOf(f, s.i)}/${port} on ${f.addr(f.dst[s.i]!)}`;
     const lower = newTimeout < cur ? sysctlCommands("nf_conntrack_udp_timeout", newTimeout) : null;
     out.push(
       found(
@@ -632,13 +663,15 @@ export function statelessRule(ctx: RuleContext): Finding[] {
   const slots: Array<
     { count: number; nat: number; families: Set<4 | 6>; role: "server" | "client"; svc: (typeof STATELESS)[number] } | undefined
   > = [];
-  for (const c of ctx.classes) {
-    const port = c.dport;
+  const f = ctx.flows;
+  for (let i = 0; i < f.n; i++) {
+    const port = f.dport[i]!;
     if (port !== 53 && port !== 123 && port !== 80 && port !== 443) continue;
-    const si = STATELESS.findIndex((s) => s.proto === c.proto && s.port === port);
+    const proto = f.proto[i]!;
+    const si = STATELESS.findIndex((s) => s.proto === proto && s.port === port);
     if (si < 0) continue;
     // The port is on the original destination: a local destination means this host serves it.
-    const server = isIncoming(c);
+    const server = isIncoming(f, i);
     const slot = si * 2 + (server ? 0 : 1);
     let a = slots[slot];
     if (!a) {
@@ -648,9 +681,10 @@ export function statelessRule(ctx: RuleContext): Finding[] {
       slots[slot] = a;
       aggs.set(`${svc.name}/${svc.port} ${role}`, a);
     }
-    a.count += c.count;
-    if (c.nat) a.nat += c.count;
-    a.families.add(c.family);
+    const count = f.count[i]!;
+    a.count += count;
+    if ((f.flags[i]! & F_NAT) !== 0) a.nat += count;
+    a.families.add(f.family[i]! as 4 | 6);
   }
   const out: Finding[] = [];
   const natted = ctx.snapshot?.natted ?? 0;

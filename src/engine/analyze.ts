@@ -10,7 +10,7 @@ import type { BackendChoice, ChunkAggregate, CompiledFilter } from "./contract.j
 import { compileFilter, type FilterOptions, parseCidrs } from "./filter.js";
 import { Merger } from "./merge.js";
 import { planRanges } from "./planner.js";
-import { createScanPool, type ScanPool } from "./pool.js";
+import type { ScanPool } from "./pool.js";
 import { buildSnapshot, type LocalSpec } from "./snapshot.js";
 import { blocks, resolveSource, type Source } from "./sources.js";
 import type { Snapshot } from "./types.js";
@@ -111,6 +111,8 @@ export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
       report();
     }
   } else {
+    // Loaded only when threads are used: small inputs and single-threaded runs skip its start-up cost.
+    const { createScanPool } = await import("./pool.js");
     const pool = createScanPool(threads);
     try {
       await runPooled(pool, sources, filter, backend, threads, merger, (done, read) => {

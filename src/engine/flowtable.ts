@@ -10,8 +10,8 @@ const KEY_WORDS = KEY_BYTES / 4;
 export class FlowTable {
   size = 0;
   private cap: number; // slots, power of two
-  private slots: Int32Array; // entry index + 1, 0 = empty
-  private hashes: Uint32Array; // per entry, to rehash without recomputing
+  /** Per slot [entry index + 1 (0 = empty), hash]: the hash is compared without touching the keys. */
+  private slots: Int32Array;
   keys: Uint8Array;
   private keyWords: Uint32Array;
   values: Float64Array;
@@ -20,8 +20,7 @@ export class FlowTable {
     let cap = 16;
     while (cap < initialEntries * 2) cap <<= 1;
     this.cap = cap;
-    this.slots = new Int32Array(cap);
-    this.hashes = new Uint32Array(cap >> 1);
+    this.slots = new Int32Array(cap * 2);
     this.keys = new Uint8Array((cap >> 1) * KEY_BYTES);
     this.keyWords = new Uint32Array(this.keys.buffer);
     this.values = new Float64Array((cap >> 1) * VALUE_FIELDS);
@@ -34,15 +33,16 @@ export class FlowTable {
       h = Math.imul(h ^ words[wordOffset + i]!, 0x01000193);
       h ^= h >>> 15;
     }
-    h >>>= 0;
+    h |= 0;
     const mask = this.cap - 1;
     let slot = h & mask;
     const kw = this.keyWords;
+    const slots = this.slots;
     for (;;) {
-      const e = this.slots[slot]!;
+      const e = slots[slot * 2]!;
       if (e === 0) break;
       const idx = e - 1;
-      if (this.hashes[idx] === h) {
+      if (slots[slot * 2 + 1] === h) {
         const base = idx * KEY_WORDS;
         let same = true;
         for (let i = 0; i < KEY_WORDS; i++) {
@@ -61,16 +61,25 @@ export class FlowTable {
       return this.indexOf(words, wordOffset);
     }
     this.size = idx + 1;
-    this.slots[slot] = idx + 1;
-    this.hashes[idx] = h;
+    slots[slot * 2] = idx + 1;
+    slots[slot * 2 + 1] = h;
     const kb = idx * KEY_WORDS;
     for (let i = 0; i < KEY_WORDS; i++) this.keyWords[kb + i] = words[wordOffset + i]!;
     this.values[idx * VALUE_FIELDS + V_MAX_TIMEOUT] = -1;
     return idx;
   }
 
+  /** Room for `extra` more entries without growing on the way (one resize instead of several). */
+  reserve(extra: number): void {
+    let cap = this.cap;
+    while (cap >> 1 < this.size + extra) cap <<= 1;
+    if (cap !== this.cap) this.resize(cap);
+  }
+
   /** Add another table's (or chunk's) entries: sums, and max for the timeout. */
   mergeFrom(keys: Uint8Array, values: Float64Array, count: number): void {
+    // Into an empty table every key is new; later chunks mostly repeat keys, so growth is left to the inserts.
+    if (this.size === 0) this.reserve(count);
     const words =
       keys.byteOffset % 4 === 0
         ? new Uint32Array(keys.buffer, keys.byteOffset, count * KEY_WORDS)
@@ -96,24 +105,27 @@ export class FlowTable {
   }
 
   private grow(): void {
-    const cap = this.cap << 1;
+    this.resize(this.cap << 1);
+  }
+
+  private resize(cap: number): void {
     const entries = cap >> 1;
     const keys = new Uint8Array(entries * KEY_BYTES);
     keys.set(this.keys.subarray(0, this.size * KEY_BYTES));
     const values = new Float64Array(entries * VALUE_FIELDS);
     values.set(this.values.subarray(0, this.size * VALUE_FIELDS));
-    const hashes = new Uint32Array(entries);
-    hashes.set(this.hashes.subarray(0, this.size));
-    const slots = new Int32Array(cap);
+    const old = this.slots;
+    const slots = new Int32Array(cap * 2);
     const mask = cap - 1;
-    for (let i = 0; i < this.size; i++) {
-      let slot = hashes[i]! & mask;
-      while (slots[slot] !== 0) slot = (slot + 1) & mask;
-      slots[slot] = i + 1;
+    for (let o = 0; o < old.length; o += 2) {
+      if (old[o] === 0) continue;
+      let slot = old[o + 1]! & mask;
+      while (slots[slot * 2] !== 0) slot = (slot + 1) & mask;
+      slots[slot * 2] = old[o]!;
+      slots[slot * 2 + 1] = old[o + 1]!;
     }
     this.cap = cap;
     this.slots = slots;
-    this.hashes = hashes;
     this.keys = keys;
     this.keyWords = new Uint32Array(keys.buffer);
     this.values = values;

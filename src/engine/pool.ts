@@ -11,7 +11,8 @@ export interface ScanPool {
 
 export function createScanPool(threads: number): ScanPool {
   const fromSource = import.meta.url.endsWith(".ts");
-  const filename = fileURLToPath(new URL(fromSource ? "./worker.ts" : "./worker.js", import.meta.url));
+  // Compiled: a CommonJS entry that imports the ES module worker (see worker-entry.cts).
+  const filename = fileURLToPath(new URL(fromSource ? "./worker.ts" : "./worker-entry.cjs", import.meta.url));
   const pool = new Piscina({
     filename,
     minThreads: threads,

@@ -44,6 +44,7 @@ import {
 import { formatAddress, formatEndpoint, formatPrefix } from "../report/address.js";
 import type { BackendName } from "./contract.js";
 import { type Cidr, inCidrs } from "./filter.js";
+import { allocColumns, classesOf, type FlowColumns } from "./flow-columns.js";
 import type { Merger } from "./merge.js";
 import { PairInterner } from "./pair-interner.js";
 import type { Dimension, FlowClass, HistBucket, LocalInfo, Snapshot, StateRow, TopRow } from "./types.js";
@@ -64,24 +65,32 @@ export interface SnapshotMeta {
 /** Sums per interned key of one dimension; grows as keys are added. */
 class Accumulator {
   count = new Float64Array(1024);
-  packets = new Float64Array(1024);
-  bytes = new Float64Array(1024);
+  packets: Float64Array;
+  bytes: Float64Array;
   unreplied = new Float64Array(1024);
   size = 0;
+
+  /** traffic: sum packets and bytes too (only when the input carried them: fewer random writes). */
+  constructor(private readonly traffic: boolean) {
+    this.packets = new Float64Array(traffic ? 1024 : 0);
+    this.bytes = new Float64Array(traffic ? 1024 : 0);
+  }
 
   add(id: number, count: number, packets: number, bytes: number, unreplied: boolean): void {
     if (id >= this.count.length) this.grow(id + 1);
     if (id >= this.size) this.size = id + 1;
     this.count[id]! += count;
-    this.packets[id]! += packets;
-    this.bytes[id]! += bytes;
+    if (this.traffic) {
+      this.packets[id]! += packets;
+      this.bytes[id]! += bytes;
+    }
     if (unreplied) this.unreplied[id]! += count;
   }
 
   private grow(min: number): void {
     let n = this.count.length;
     while (n < min) n *= 2;
-    for (const k of ["count", "packets", "bytes", "unreplied"] as const) {
+    for (const k of this.traffic ? (["count", "packets", "bytes", "unreplied"] as const) : (["count", "unreplied"] as const)) {
       const a = new Float64Array(n);
       a.set(this[k]);
       this[k] = a;
@@ -179,8 +188,9 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     return s;
   };
 
-  const srcIds = new Int32Array(n);
-  const dstIds = new Int32Array(n);
+  const cols = allocColumns(n);
+  const srcIds = cols.src;
+  const dstIds = cols.dst;
   let freq = new Float64Array(1024);
   for (let i = 0; i < n; i++) {
     const k = i * KEY_BYTES;
@@ -223,8 +233,8 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     if (isLocal[id] === 0) isLocal[id] = inCidrs(local.cidrs, addrFam[id]!, keys, addrOff[id]!) ? 1 : -1;
     return isLocal[id] === 1;
   };
-  const remoteIds = new Int32Array(n);
-  const localIds = new Int32Array(n);
+  const remoteIds = cols.remote;
+  const localIds = cols.local;
   const localCounts = new Map<number, number>();
   for (let i = 0; i < n; i++) {
     const si = srcIds[i]!;
@@ -246,12 +256,12 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
   }
 
   // Dimensions keyed by dense ids.
-  const bySrc = new Accumulator();
-  const byDst = new Accumulator();
-  const byRemote = new Accumulator();
-  const byService = new Accumulator();
-  const byPrefix = new Accumulator();
-  const byRss = new Accumulator();
+  const bySrc = new Accumulator(accounted);
+  const byDst = new Accumulator(accounted);
+  const byRemote = new Accumulator(accounted);
+  const byService = new Accumulator(accounted);
+  const byPrefix = new Accumulator(accounted);
+  const byRss = new Accumulator(accounted);
   const services = new PairInterner(); // (dst id, proto and port)
   const serviceClass: number[] = []; // one class index per service, to describe it
   const prefixes4 = new PairInterner();
@@ -281,11 +291,20 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     const packets = vals[v + V_PACKETS]!;
     const bytes = vals[v + V_BYTES]!;
     const unrep = (flags & F_UNREPLIED) !== 0;
+    cols.family[i] = fam;
+    cols.proto[i] = proto;
+    cols.state[i] = state;
+    cols.flags[i] = flags;
+    cols.count[i] = count;
+    cols.packets[i] = packets;
+    cols.bytes[i] = bytes;
+    cols.maxTimeout[i] = vals[v + V_MAX_TIMEOUT]!;
     bySrc.add(si, count, packets, bytes, unrep);
     byDst.add(di, count, packets, bytes, unrep);
     byRemote.add(remoteIds[i]!, count, packets, bytes, unrep);
     // Portless protocols get their own slot (65536).
     const port = (flags & F_HAS_PORT) !== 0 ? (keys[k + K_DPORT]! << 8) | keys[k + K_DPORT + 1]! : 65536;
+    cols.dport[i] = port === 65536 ? -1 : port;
     const svc = services.id(di, proto * 131072 + port);
     if (svc === serviceClass.length) serviceClass.push(i);
     byService.add(svc, count, packets, bytes, unrep);
@@ -308,6 +327,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
       }
       pid = p6;
     }
+    cols.srcPrefix[i] = pid;
     byPrefix.add(pid, count, packets, bytes, unrep);
     const rid = rss.id(remoteIds[i]!, svc * 32 + state);
     if (rid === rssClass.length) rssClass.push(i);
@@ -427,37 +447,12 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     .sort((x, y) => y.count - x.count);
   const localText = new Map([...localCounts].map(([id, cnt]) => [addr(id), cnt]));
 
-  // Flow classes as objects only when a consumer (the diagnosis) asks for them.
-  let classes: FlowClass[] | undefined;
-  const materialise = (): FlowClass[] => {
-    if (classes) return classes;
-    classes = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const k = i * KEY_BYTES;
-      const v = i * VALUE_FIELDS;
-      const flags = keys[k + K_FLAGS]!;
-      const proto = keys[k + K_PROTO]!;
-      classes[i] = {
-        family: keys[k + K_FAMILY]! as 4 | 6,
-        proto,
-        protoName: protoName(proto),
-        state: stateName(keys[k + K_STATE]!),
-        unreplied: (flags & F_UNREPLIED) !== 0,
-        assured: (flags & F_ASSURED) !== 0,
-        offload: (flags & (F_OFFLOAD | F_HW_OFFLOAD)) !== 0,
-        nat: (flags & F_NAT) !== 0,
-        src: addr(srcIds[i]!),
-        dst: addr(dstIds[i]!),
-        dport: classPort(i),
-        remote: addr(remoteIds[i]!),
-        local: addr(localIds[i]!),
-        count: vals[v + V_COUNT]!,
-        packets: vals[v + V_PACKETS]!,
-        bytes: vals[v + V_BYTES]!,
-        maxTimeout: vals[v + V_MAX_TIMEOUT]!,
-      };
-    }
-    return classes;
+  const flows: FlowColumns = {
+    ...cols,
+    addresses: addrFam.length,
+    prefixes: prefixAddr.length,
+    addr,
+    prefix: prefixText,
   };
 
   const snapshot = {
@@ -489,9 +484,11 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     distinct,
     top,
     elapsed_ms: meta.elapsedMs,
-  } as Omit<Snapshot, "classes">;
-  // Not enumerable: serialisers never see it, and it is built on first access.
-  Object.defineProperty(snapshot, "classes", { get: materialise, enumerable: false, configurable: true });
+  } as Omit<Snapshot, "classes" | "flows">;
+  // Not enumerable: serialisers never see them; class objects are built only when asked for.
+  Object.defineProperty(snapshot, "flows", { value: flows, enumerable: false });
+  let classes: FlowClass[] | undefined;
+  Object.defineProperty(snapshot, "classes", { get: () => (classes ??= classesOf(flows)), enumerable: false, configurable: true });
   return snapshot as Snapshot;
 }
 

@@ -4,6 +4,7 @@
  * (IPv4 dotted, IPv6 compressed per RFC 5952).
  */
 import type { BackendName } from "./contract.js";
+import type { FlowColumns } from "./flow-columns.js";
 
 export type Dimension = "src" | "dst" | "remote" | "service" | "src_prefix" | "remote_service_state";
 export const DIMENSIONS: readonly Dimension[] = ["src", "dst", "remote", "service", "src_prefix", "remote_service_state"];
@@ -118,7 +119,9 @@ export interface Snapshot {
   /** Distinct keys per dimension (before the top-N cut). */
   distinct: Record<Dimension, number>;
   top: Record<Dimension, TopRow[]>;
-  /** All flow classes (distinct src, dst, dport, proto, state, flags); not serialised. */
+  /** All flow classes (distinct src, dst, dport, proto, state, flags) as columns; not serialised. */
+  flows: FlowColumns;
+  /** The same classes as objects, built on first access; not serialised. */
   classes: FlowClass[];
   elapsed_ms: number;
 }

@@ -6,6 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readSync } from "node:fs";
+import { PassThrough } from "node:stream";
 import { diagnose, diagnosisToJson, type Thresholds } from "../diagnose/index.js";
 import type { Diagnosis, HostFacts } from "../diagnose/types.js";
 import { analyze } from "../engine/analyze.js";
@@ -103,9 +104,11 @@ async function conntrackSnapshot(req: ScanRequest): Promise<Snapshot> {
     child.on("close", (code) => resolve(code));
   });
   exited.catch(() => undefined);
+  // Read from now on: Node discards the output of a child that exits before anyone listens to it.
+  const out = child.stdout.pipe(new PassThrough());
   let snapshot: Snapshot;
   try {
-    snapshot = await analyze({ ...textOptions(req), inputs: ["-"], stdin: () => child.stdout });
+    snapshot = await analyze({ ...textOptions(req), inputs: ["-"], stdin: () => out });
   } finally {
     if (child.exitCode === null) child.kill("SIGTERM");
   }

@@ -123,6 +123,7 @@ export const S_SYN_SENT = 2;
 export const S_SYN_RECV = 3;
 export const S_CLOSE_WAIT = 6;
 export const S_TIME_WAIT = 8;
+export const S_SYN_SENT2 = 10;
 
 export const P_ICMP = 1;
 export const P_TCP = 6;

@@ -1,10 +1,10 @@
 /** Canonical address text, used only for what is shown (aggregation works on raw bytes). */
-import ipaddr from "ipaddr.js";
+import ipaddr, { type IPv6 } from "./ipaddr.js";
 
 /** IPv4 dotted quad or IPv6 compressed per RFC 5952, from 16 bytes at offset. */
 export function formatAddress(family: number, bytes: Uint8Array, offset = 0): string {
   if (family === 4) return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
-  const v6 = ipaddr.fromByteArray(Array.from(bytes.subarray(offset, offset + 16))) as ipaddr.IPv6;
+  const v6 = ipaddr.fromByteArray(Array.from(bytes.subarray(offset, offset + 16))) as IPv6;
   // RFC 5952 section 5: IPv4-mapped addresses keep the dotted tail (as conntrack-tools prints them).
   if (v6.isIPv4MappedAddress()) return `::ffff:${v6.toIPv4Address().toString()}`;
   return v6.toRFC5952String();

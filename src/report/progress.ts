@@ -1,5 +1,4 @@
 /** Progress bar on stderr: only on a TTY, only for large inputs, erased when done. */
-import { createLogUpdate } from "log-update";
 import type { Progress } from "../engine/analyze.js";
 import { fmtBytes, fmtInt } from "./text-table.js";
 
@@ -7,8 +6,10 @@ import { fmtBytes, fmtInt } from "./text-table.js";
 const MIN_BYTES = 64 * 1024 * 1024;
 const MIN_INTERVAL_MS = 100;
 
-export function createProgress(stream: NodeJS.WriteStream): { update: (p: Progress) => void; done: () => void } {
+export async function createProgress(stream: NodeJS.WriteStream): Promise<{ update: (p: Progress) => void; done: () => void }> {
   if (!stream.isTTY) return { update: () => {}, done: () => {} };
+  // Loaded only for a terminal: it is a good part of the start-up time otherwise.
+  const { createLogUpdate } = await import("log-update");
   const log = createLogUpdate(stream);
   let last = 0;
   let shown = false;
