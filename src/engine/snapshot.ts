@@ -119,19 +119,18 @@ class Accumulator {
       }
     }
     const cutoff = best.length < n ? 0 : best[0]!;
-    // Keys above the cut-off are all in; among those at the cut-off (possibly very many on a flood,
-    // all with count 1) the smallest texts fill the remaining places. Each text is built once.
+    // Keys above the cut-off are fewer than n and all in; among those at the cut-off (possibly
+    // hundreds of thousands on a flood, all with count 1) the smallest texts fill the remaining places.
     const above: Array<[number, string]> = [];
-    const tied: Array<[number, string]> = [];
+    const tied = new TiedSelection(n);
     for (let i = 0; i < this.size; i++) {
       const v = c[i]!;
       if (v <= 0 || v < cutoff) continue;
-      (v > cutoff ? above : tied).push([i, text(i)]);
+      if (v > cutoff) above.push([i, text(i)]);
+      else tied.offer(i, text(i));
     }
-    const byText = (x: [number, string], y: [number, string]): number => cmp(x[1], y[1]);
-    above.sort((x, y) => c[y[0]]! - c[x[0]]! || byText(x, y));
-    tied.sort(byText);
-    return [...above, ...tied].slice(0, n).map(([i]) => i);
+    above.sort((x, y) => c[y[0]]! - c[x[0]]! || cmp(x[1], y[1]));
+    return [...above, ...tied.sorted()].slice(0, n).map(([i]) => i);
   }
 
   distinct(): number {
@@ -142,6 +141,36 @@ class Accumulator {
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The k smallest (id, text) pairs by text, offered one at a time. Small k: a sorted array of at most
+ * k (one comparison rejects most offers); large k: collect and sort once.
+ */
+class TiedSelection {
+  private readonly items: Array<[number, string]> = [];
+  private readonly bounded: boolean;
+
+  constructor(private readonly k: number) {
+    this.bounded = k <= 256;
+  }
+
+  offer(id: number, text: string): void {
+    const a = this.items;
+    if (!this.bounded) {
+      a.push([id, text]);
+      return;
+    }
+    if (a.length === this.k && text >= a[a.length - 1]![1]) return;
+    let j = a.length;
+    while (j > 0 && a[j - 1]![1] > text) j--;
+    a.splice(j, 0, [id, text]);
+    if (a.length > this.k) a.pop();
+  }
+
+  sorted(): Array<[number, string]> {
+    return this.bounded ? this.items : this.items.sort((x, y) => cmp(x[1], y[1])).slice(0, this.k);
+  }
+}
 
 export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): Snapshot {
   const t = m.table;
