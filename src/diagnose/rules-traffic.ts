@@ -81,33 +81,32 @@ function lastIndexSorted(sorted: Float64Array, v: number): number {
  * classes, one pass with k counters. Every remote above that share is among them (plus a few that are not).
  */
 export function heavyRemotes(f: FlowColumns, k: number): number[] {
-  const keys: number[] = [];
-  const vals: number[] = [];
+  // Counters by remote id (0 = not tracked), and the tracked ids: a lookup is one array read.
+  const val = new Float64Array(f.addresses);
+  let keys: number[] = [];
   for (let i = 0; i < f.n; i++) {
     const remote = f.remote[i]!;
     const count = f.count[i]!;
-    const j = keys.indexOf(remote);
-    if (j >= 0) {
-      vals[j]! += count;
+    if (val[remote]! > 0) {
+      val[remote]! += count;
       continue;
     }
     if (keys.length < k) {
       keys.push(remote);
-      vals.push(count);
+      val[remote] = count;
       continue;
     }
     let m = count;
-    for (const v of vals) if (v < m) m = v;
-    for (let x = vals.length - 1; x >= 0; x--) {
-      vals[x]! -= m;
-      if (vals[x] === 0) {
-        vals.splice(x, 1);
-        keys.splice(x, 1);
-      }
+    for (const r of keys) if (val[r]! < m) m = val[r]!;
+    const kept: number[] = [];
+    for (const r of keys) {
+      val[r]! -= m;
+      if (val[r]! > 0) kept.push(r);
     }
+    keys = kept;
     if (count > m) {
       keys.push(remote);
-      vals.push(count - m);
+      val[remote] = count - m;
     }
   }
   return keys;
@@ -374,10 +373,15 @@ function distributedTargets(ctx: RuleContext, g: SourceGroups, reported: readonl
     if (isUnreplied(f, i)) r.unreplied += f.count[i]!;
     if (r.prefixes.size < DISTRIBUTED_PREFIXES) r.prefixes.add(prefix);
   }
-  // All entries (any state) of the candidate services.
+  // All entries (any state) of the candidate services; most classes are ruled out by their destination.
   const totals = new Map<number, number>();
-  for (const sid of rest.keys()) totals.set(serviceKey(f, g.services[sid]!.i), 0);
+  const dsts = new Uint8Array(f.addresses);
+  for (const sid of rest.keys()) {
+    totals.set(serviceKey(f, g.services[sid]!.i), 0);
+    dsts[f.dst[g.services[sid]!.i]!] = 1;
+  }
   for (let i = 0; i < f.n; i++) {
+    if (dsts[f.dst[i]!] === 0) continue;
     const k = serviceKey(f, i);
     const n = totals.get(k);
     if (n !== undefined) totals.set(k, n + f.count[i]!);

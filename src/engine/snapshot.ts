@@ -182,10 +182,14 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
   const entries = c[C_ENTRIES]!;
   const accounted = c[C_ACCT]! > 0;
 
-  // Addresses are interned by their raw bytes: IPv4 by the 32-bit word, IPv6 by 16 latin1 chars.
+  // Addresses are interned by their raw bytes: IPv4 by the 32-bit word; IPv6 by its two 64-bit
+  // halves, each interned as a pair of words, then the pair of half ids (no string per lookup).
   const v4 = new PairInterner();
   const v4Ids: number[] = [];
-  const v6 = new Map<string, number>();
+  const v6hi = new PairInterner();
+  const v6lo = new PairInterner();
+  const v6 = new PairInterner();
+  const v6Ids: number[] = [];
   const addrFam: number[] = [];
   const addrOff: number[] = []; // byte offset of one occurrence, for text, prefixes and CIDR checks
   const internAddr = (off: number, fam: number): number => {
@@ -196,11 +200,11 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
       id = addrFam.length;
       v4Ids.push(id);
     } else {
-      const raw = String.fromCharCode.apply(null, keys.subarray(off, off + 16) as unknown as number[]);
-      id = v6.get(raw);
-      if (id !== undefined) return id;
+      const w = off >> 2;
+      const pid = v6.id(v6hi.id(words[w]!, words[w + 1]!), v6lo.id(words[w + 2]!, words[w + 3]!));
+      if (pid < v6Ids.length) return v6Ids[pid]!;
       id = addrFam.length;
-      v6.set(raw, id);
+      v6Ids.push(id);
     }
     addrFam.push(fam);
     addrOff.push(off);
@@ -295,7 +299,8 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
   const serviceClass: number[] = []; // one class index per service, to describe it
   const prefixes4 = new PairInterner();
   const prefixIds4: number[] = [];
-  const prefixes6 = new Map<string, number>();
+  const prefixes6 = new PairInterner(); // the first two words: the /64
+  const prefixIds6: number[] = [];
   const prefixAddr: number[] = []; // one address id per prefix
   const rss = new PairInterner(); // (remote id, service id and state)
   const rssClass: number[] = [];
@@ -347,14 +352,13 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
       }
       pid = prefixIds4[p4]!;
     } else {
-      const raw = String.fromCharCode.apply(null, keys.subarray(k + K_SRC, k + K_SRC + 8) as unknown as number[]);
-      let p6 = prefixes6.get(raw);
-      if (p6 === undefined) {
-        p6 = prefixAddr.length;
-        prefixes6.set(raw, p6);
+      const w = (k + K_SRC) >> 2;
+      const p6 = prefixes6.id(words[w]!, words[w + 1]!);
+      if (p6 === prefixIds6.length) {
+        prefixIds6.push(prefixAddr.length);
         prefixAddr.push(si);
       }
-      pid = p6;
+      pid = prefixIds6[p6]!;
     }
     cols.srcPrefix[i] = pid;
     byPrefix.add(pid, count, packets, bytes, unrep);
