@@ -5,7 +5,7 @@
  */
 
 import { CIDR_BYTES, type CompiledFilter, emptyFilter } from "../../src/engine/contract.js";
-import { STATE_NAMES } from "../../src/parse/layout.js";
+import { P_DCCP, P_SCTP, P_TCP, PROTO_STATES, STATE_NAMES } from "../../src/parse/layout.js";
 
 /** mulberry32: small, fast, good enough to drive test data. */
 export function rng(seed: number): () => number {
@@ -19,46 +19,20 @@ export function rng(seed: number): () => number {
   };
 }
 
-const TCP_STATES = [
-  "NONE",
-  "SYN_SENT",
-  "SYN_RECV",
-  "ESTABLISHED",
-  "FIN_WAIT",
-  "CLOSE_WAIT",
-  "LAST_ACK",
-  "TIME_WAIT",
-  "CLOSE",
-  "SYN_SENT2",
-  "LISTEN",
-];
-const SCTP_STATES = [
-  "NONE",
-  "CLOSED",
-  "COOKIE_WAIT",
-  "COOKIE_ECHOED",
-  "ESTABLISHED",
-  "SHUTDOWN_SENT",
-  "SHUTDOWN_RECD",
-  "SHUTDOWN_ACK_SENT",
-  "HEARTBEAT_SENT",
-  "HEARTBEAT_ACKED",
-];
-const DCCP_STATES = ["NONE", "REQUEST", "RESPOND", "PARTOPEN", "OPEN", "CLOSEREQ", "CLOSING", "TIMEWAIT", "IGNORE", "INVALID"];
-
 interface Proto {
   name: string;
   num: number;
-  states: string[];
+  states: readonly string[];
   kind: "ports" | "icmp" | "gre" | "none";
 }
 
+// The states each protocol may print come from the layout both tokenizers share.
 const PROTOS: Proto[] = [
-  { name: "tcp", num: 6, states: TCP_STATES, kind: "ports" },
+  { name: "tcp", num: 6, states: PROTO_STATES[P_TCP]!, kind: "ports" },
   { name: "udp", num: 17, states: [], kind: "ports" },
   { name: "udplite", num: 136, states: [], kind: "ports" },
-  { name: "sctp", num: 132, states: SCTP_STATES, kind: "ports" },
-  { name: "dccp", num: 33, states: DCCP_STATES, kind: "ports" },
+  { name: "sctp", num: 132, states: PROTO_STATES[P_SCTP]!, kind: "ports" },
+  { name: "dccp", num: 33, states: PROTO_STATES[P_DCCP]!, kind: "ports" },
   { name: "icmp", num: 1, states: [], kind: "icmp" },
   { name: "icmpv6", num: 58, states: [], kind: "icmp" },
   { name: "gre", num: 47, states: [], kind: "gre" },
@@ -350,7 +324,9 @@ export class LineGen {
           break;
         }
         case 8: // a state of another protocol, or a bogus one
-          s = s.replace(/\b[A-Z][A-Z_0-9]+\b/, () => this.pick([...TCP_STATES, ...SCTP_STATES, ...DCCP_STATES, "BOGUS", "ESTABLISHE"]));
+          s = s.replace(/\b[A-Z][A-Z_0-9]+\b/, () =>
+            this.pick([...PROTO_STATES[P_TCP]!, ...PROTO_STATES[P_SCTP]!, ...PROTO_STATES[P_DCCP]!, "BOGUS", "ESTABLISHE"]),
+          );
           break;
         case 9: // wrong protocol number or name
           s = s.replace(
