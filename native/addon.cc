@@ -3,8 +3,10 @@
 #include <napi.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
+#include "flowtable.h"
 #include "layout.h"
 #include "mapped_file.h"
 #include "netlink.h"
@@ -103,6 +105,7 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
                              InstanceMethod("scanBuffer", &CtscopeAddon::ScanBuffer),
                              InstanceMethod("scanFile", &CtscopeAddon::ScanFile),
                              InstanceMethod("layout", &CtscopeAddon::Layout),
+                             InstanceMethod("mergeTables", &CtscopeAddon::MergeTables),
                          });
     registerNetlink(env, exports);
   }
@@ -168,6 +171,44 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     }
     const Napi::Object e = inputError_.New({Napi::String::New(env, message), Napi::String::New(env, path)});
     return Napi::Error(env, e);
+  }
+
+  /**
+   * mergeTables(keys[], values[]): the chunks' flow-class tables summed into one (counts, packets
+   * and bytes added, the largest timeout kept), keys in first-seen order. Arguments are checked in TS.
+   */
+  Napi::Value MergeTables(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    const Napi::Array keyList = info[0].As<Napi::Array>();
+    const Napi::Array valueList = info[1].As<Napi::Array>();
+    const uint32_t chunks = keyList.Length();
+    size_t total = 0;
+    for (uint32_t c = 0; c < chunks; c++) total += keyList.Get(c).As<Napi::Uint8Array>().ElementLength() / KEY_BYTES;
+    FlowTable table(total < 4096 ? 4096 : total);
+    alignas(8) uint64_t key[FlowTable::WORDS];
+    for (uint32_t c = 0; c < chunks; c++) {
+      const Napi::Uint8Array k = keyList.Get(c).As<Napi::Uint8Array>();
+      const Napi::Float64Array v = valueList.Get(c).As<Napi::Float64Array>();
+      const size_t n = k.ElementLength() / KEY_BYTES;
+      const uint8_t* kp = k.Data();
+      const double* vp = v.Data();
+      for (size_t i = 0; i < n; i++, kp += KEY_BYTES, vp += VALUE_FIELDS) {
+        std::memcpy(key, kp, KEY_BYTES);
+        double* d = table.find(key);
+        d[V_COUNT] += vp[V_COUNT];
+        d[V_PACKETS] += vp[V_PACKETS];
+        d[V_BYTES] += vp[V_BYTES];
+        if (vp[V_MAX_TIMEOUT] > d[V_MAX_TIMEOUT]) d[V_MAX_TIMEOUT] = vp[V_MAX_TIMEOUT];
+      }
+    }
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Uint8Array keys = Napi::Uint8Array::New(env, table.size() * KEY_BYTES);
+    table.copyKeys(keys.Data());
+    Napi::Float64Array values = Napi::Float64Array::New(env, table.size() * VALUE_FIELDS);
+    table.copyValues(values.Data());
+    out.Set("keys", keys);
+    out.Set("values", values);
+    return out;
   }
 
   Napi::Value Layout(const Napi::CallbackInfo& info) {

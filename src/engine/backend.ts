@@ -9,6 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BackendError, InputError, UsageError } from "../errors.js";
 
+import { KEY_BYTES, VALUE_FIELDS } from "../parse/layout.js";
 import type { Backend, BackendChoice, BackendName, ChunkAggregate, CompiledFilter } from "./contract.js";
 import { tsBackend } from "./ts-backend.js";
 
@@ -22,6 +23,8 @@ export interface NativeAddon {
   scanFile(path: string, start: number, end: number, filter: CompiledFilter): ChunkAggregate;
   /** Layout constants compiled into the addon, to check against src/parse/layout.ts. */
   layout(): Record<string, number>;
+  /** Arguments checked by the caller: same length, whole keys, VALUE_FIELDS values per key. */
+  mergeTables(keys: Uint8Array[], values: Float64Array[]): { keys: Uint8Array; values: Float64Array };
 }
 
 export interface LoadAttempt {
@@ -128,6 +131,20 @@ export function getBackend(choice?: BackendChoice): Backend {
     name: "native",
     scanBuffer: (bytes, start, end, filter) => addon.scanBuffer(bytes, start, end, filter),
     scanFile: (path, start, end, filter) => addon.scanFile(path, start, end, filter),
+    mergeTables: (tables) => {
+      // Checked here so that a bad table fails the same way whichever backend merges.
+      for (const t of tables) {
+        if (!(t.keys instanceof Uint8Array) || !(t.values instanceof Float64Array))
+          throw new TypeError("mergeTables: keys must be a Uint8Array and values a Float64Array");
+        if (t.keys.length % KEY_BYTES !== 0 || t.values.length !== (t.keys.length / KEY_BYTES) * VALUE_FIELDS) {
+          throw new RangeError("mergeTables: keys and values describe different numbers of flow classes");
+        }
+      }
+      return addon.mergeTables(
+        tables.map((t) => t.keys),
+        tables.map((t) => t.values),
+      );
+    },
   };
 }
 

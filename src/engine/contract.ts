@@ -65,4 +65,9 @@ export interface Backend {
   scanBuffer(bytes: Uint8Array, start: number, end: number, filter: CompiledFilter): ChunkAggregate;
   /** Scan whole lines of a regular file in [start, end); the range is already newline-aligned. */
   scanFile(path: string, start: number, end: number, filter: CompiledFilter): ChunkAggregate;
+  /**
+   * Sum several chunks' flow-class tables into one, keys in first-seen order (sums, and the
+   * largest timeout). Optional: without it the merge runs in TS (src/engine/flowtable.ts).
+   */
+  mergeTables?(tables: ReadonlyArray<{ keys: Uint8Array; values: Float64Array }>): { keys: Uint8Array; values: Float64Array };
 }

@@ -1,6 +1,6 @@
 /** Where per-chunk aggregates become one table: sums per flow class, counters, histograms. */
 import { C_LINES, COUNTER_FIELDS, HIST_FIELDS, KEY_BYTES, MALFORMED_SAMPLES } from "../parse/layout.js";
-import type { ChunkAggregate } from "./contract.js";
+import type { Backend, ChunkAggregate } from "./contract.js";
 import { FlowTable } from "./flowtable.js";
 import type { MalformedSample } from "./types.js";
 
@@ -18,17 +18,39 @@ interface ChunkLines {
  */
 export const MAX_MALFORMED_SHOWN = MALFORMED_SAMPLES;
 
+/** Merged flow classes: n classes, KEY_BYTES keys and VALUE_FIELDS values each, first-seen order. */
+export interface MergedTable {
+  size: number;
+  keys: Uint8Array;
+  values: Float64Array;
+}
+
 export class Merger {
-  readonly table = new FlowTable(4096);
+  private readonly tsTable = new FlowTable(4096);
+  /** Chunk tables waiting for the backend's merge (when it has one). */
+  private pending: Array<{ keys: Uint8Array; values: Float64Array }> = [];
+  private merged: MergedTable | null = null;
   readonly counters = new Float64Array(COUNTER_FIELDS);
   readonly hist = new Float64Array(HIST_FIELDS);
   private readonly chunks: ChunkLines[] = [];
+
+  /**
+   * mergeTables: the backend's merge (native); chunks are then merged all at once when the table
+   * is first read. Without it each chunk is merged into a TS table as it arrives.
+   */
+  constructor(private readonly mergeTables?: Backend["mergeTables"]) {}
 
   /** order: position of the chunk within its source, for line numbering. */
   add(source: number, order: number, agg: ChunkAggregate): void {
     for (let i = 0; i < COUNTER_FIELDS; i++) this.counters[i]! += agg.counters[i]!;
     for (let i = 0; i < HIST_FIELDS; i++) this.hist[i]! += agg.hist[i]!;
-    this.table.mergeFrom(agg.keys, agg.values, agg.keys.length / KEY_BYTES);
+    if (this.mergeTables) {
+      if (this.merged) this.pending.push(this.merged);
+      this.merged = null;
+      this.pending.push({ keys: agg.keys, values: agg.values });
+    } else {
+      this.tsTable.mergeFrom(agg.keys, agg.values, agg.keys.length / KEY_BYTES);
+    }
     this.chunks.push({
       source,
       order,
@@ -36,6 +58,17 @@ export class Merger {
       malformedLines: agg.malformedLines,
       malformedText: agg.malformedText,
     });
+  }
+
+  /** The merged flow classes so far. */
+  get table(): MergedTable {
+    if (!this.mergeTables) return { size: this.tsTable.size, keys: this.tsTable.keys, values: this.tsTable.values };
+    if (!this.merged) {
+      const m = this.pending.length === 1 ? this.pending[0]! : this.mergeTables(this.pending);
+      this.merged = { size: m.keys.length / KEY_BYTES, keys: m.keys, values: m.values };
+      this.pending = [];
+    }
+    return this.merged;
   }
 
   /** The first malformed lines of all sources, with 1-based line numbers within their source. */

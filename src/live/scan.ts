@@ -62,7 +62,8 @@ async function netlinkSnapshot(req: ScanRequest): Promise<Snapshot> {
   } catch (err) {
     throw new InputError(explainNetlinkError(err));
   }
-  const merger = new Merger();
+  // One table: with the backend's merge it is used as it is.
+  const merger = new Merger(getBackend(req.backend).mergeTables);
   merger.add(0, 0, agg);
   const snapshot = buildSnapshot(merger, local, {
     backend: "native",
@@ -138,7 +139,7 @@ function procSnapshot(req: ScanRequest, path = PROC_TABLE): Snapshot {
   const filter = compileFilter(req);
   const local = localSpec(req);
   const backend = getBackend(req.backend);
-  const merger = new Merger();
+  const merger = new Merger(backend.mergeTables);
   let fd: number;
   try {
     fd = openSync(path, "r");

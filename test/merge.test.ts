@@ -1,0 +1,96 @@
+/**
+ * Merging chunk tables: the native mergeTables and the TS FlowTable merge give the same classes in
+ * the same first-seen order with the same sums and largest timeouts, for random splits of random
+ * input (seed printed, replay with CTSCOPE_SEED), and the Merger reads the same through either.
+ */
+import { describe, expect, it } from "vitest";
+import { getBackend } from "../src/engine/backend.js";
+import { emptyFilter } from "../src/engine/contract.js";
+import { FlowTable } from "../src/engine/flowtable.js";
+import { Merger } from "../src/engine/merge.js";
+import { KEY_BYTES, V_COUNT, V_MAX_TIMEOUT, VALUE_FIELDS } from "../src/parse/layout.js";
+import { scanBuffer } from "../src/parse/tokenizer.js";
+import { loadNative } from "./helpers/native-compare.js";
+import { LineGen, rng } from "./helpers/random-lines.js";
+
+const addon = loadNative("merge");
+const seed = Number(process.env.CTSCOPE_SEED ?? Math.floor(Math.random() * 2 ** 31));
+console.log(`merge: seed ${seed} (replay with CTSCOPE_SEED=${seed})`);
+
+/** Chunk tables of random lines cut at random line boundaries. */
+function chunks(s: number): Array<{ keys: Uint8Array; values: Float64Array }> {
+  const gen = new LineGen(s, { hosts: 12 });
+  const text = Buffer.from(`${gen.lines(4000, 0.1).join("\n")}\n`, "latin1");
+  const r = rng(s + 1);
+  const out = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = Math.min(text.length, start + 1 + Math.floor(r() * 60000));
+    end = end < text.length ? text.indexOf(10, end) + 1 || text.length : end;
+    const agg = scanBuffer(text, start, end, emptyFilter());
+    out.push({ keys: agg.keys, values: agg.values });
+    start = end;
+  }
+  return out;
+}
+
+function tsMerge(tables: Array<{ keys: Uint8Array; values: Float64Array }>) {
+  const t = new FlowTable(16);
+  for (const c of tables) t.mergeFrom(c.keys, c.values, c.keys.length / KEY_BYTES);
+  return t.export();
+}
+
+describe.skipIf(!addon)("native mergeTables", () => {
+  const native = getBackend("native");
+
+  it("equals the TS merge: same keys in the same order, same sums and timeouts", () => {
+    for (let k = 0; k < 5; k++) {
+      const tables = chunks(seed + k * 7919);
+      expect(tables.length).toBeGreaterThan(1);
+      const a = native.mergeTables!(tables);
+      const b = tsMerge(tables);
+      expect(Buffer.from(a.keys).equals(Buffer.from(b.keys))).toBe(true);
+      expect(Array.from(a.values)).toEqual(Array.from(b.values));
+      // The merge really summed repeated classes across chunks.
+      const entries = tables.reduce((s, t) => s + t.keys.length / KEY_BYTES, 0);
+      expect(a.keys.length / KEY_BYTES).toBeLessThan(entries);
+      let total = 0;
+      for (let i = V_COUNT; i < a.values.length; i += VALUE_FIELDS) total += a.values[i]!;
+      expect(total).toBe(
+        tables.reduce((s, t) => s + t.values.filter((_, i) => i % VALUE_FIELDS === V_COUNT).reduce((x, y) => x + y, 0), 0),
+      );
+    }
+  });
+
+  it("keeps the largest timeout and -1 when no entry had one", () => {
+    const key = new Uint8Array(KEY_BYTES).fill(7);
+    const one = (count: number, timeout: number) => ({ keys: key, values: Float64Array.from([count, 1, 2, timeout]) });
+    const m = native.mergeTables!([one(1, -1), one(2, 30), one(3, 10)]);
+    expect(Array.from(m.values)).toEqual([6, 3, 6, 30]);
+    expect(native.mergeTables!([one(1, -1), one(1, -1)]).values[V_MAX_TIMEOUT]).toBe(-1);
+    expect(native.mergeTables!([]).keys.length).toBe(0);
+  });
+
+  it("rejects tables whose keys and values disagree, before the addon sees them", () => {
+    expect(() => native.mergeTables!([{ keys: new Uint8Array(KEY_BYTES), values: new Float64Array(3) }])).toThrow(RangeError);
+    expect(() => native.mergeTables!([{ keys: new Uint8Array(KEY_BYTES + 1), values: new Float64Array(4) }])).toThrow(RangeError);
+  });
+
+  it("a Merger reads the same table through either merge, whenever it is read", () => {
+    const tables = chunks(seed + 1);
+    const viaNative = new Merger(native.mergeTables);
+    const viaTs = new Merger();
+    tables.forEach((t, i) => {
+      const agg = { counters: new Float64Array(16), hist: new Float64Array(30), ...t, malformedLines: [], malformedText: [] };
+      viaNative.add(0, i, agg);
+      viaTs.add(0, i, agg);
+      // Reading in between must not lose chunks added later.
+      if (i === 1) expect(viaNative.table.size).toBe(viaTs.table.size);
+    });
+    const a = viaNative.table;
+    const b = viaTs.table;
+    expect(a.size).toBe(b.size);
+    expect(Buffer.from(a.keys.subarray(0, a.size * KEY_BYTES)).equals(Buffer.from(b.keys.subarray(0, b.size * KEY_BYTES)))).toBe(true);
+    expect(Array.from(a.values.subarray(0, a.size * VALUE_FIELDS))).toEqual(Array.from(b.values.subarray(0, b.size * VALUE_FIELDS)));
+  });
+});
