@@ -7,6 +7,7 @@
 #include <string>
 
 #include "flowtable.h"
+#include "js_arrays.h"
 #include "layout.h"
 #include "mapped_file.h"
 #include "netlink.h"
@@ -56,24 +57,11 @@ double readOffset(const Napi::Env& env, const Napi::Value& v, const char* what) 
   return d;
 }
 
-Napi::Float64Array float64Array(const Napi::Env& env, const double* data, size_t n) {
-  Napi::Float64Array a = Napi::Float64Array::New(env, n);
-  if (n > 0) std::memcpy(a.Data(), data, n * sizeof(double));
-  return a;
-}
 
 /** The chunk's aggregate as a ChunkAggregate: typed arrays, one copy, no object per key. */
 Napi::Object toAggregate(const Napi::Env& env, const Scanner& s) {
   Napi::Object out = Napi::Object::New(env);
-  out.Set("counters", float64Array(env, s.counters, COUNTER_FIELDS));
-  out.Set("hist", float64Array(env, s.hist, HIST_FIELDS));
-  const size_t n = s.table.size();
-  Napi::Uint8Array keys = Napi::Uint8Array::New(env, n * KEY_BYTES);
-  s.table.copyKeys(keys.Data());
-  out.Set("keys", keys);
-  Napi::Float64Array values = Napi::Float64Array::New(env, n * VALUE_FIELDS);
-  s.table.copyValues(values.Data());
-  out.Set("values", values);
+  setAggregate(out, s.counters, s.hist, s.table);
   Napi::Array lines = Napi::Array::New(env, s.malformedCount);
   Napi::Array texts = Napi::Array::New(env, s.malformedCount);
   for (int i = 0; i < s.malformedCount; i++) {
@@ -202,12 +190,7 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
       }
     }
     Napi::Object out = Napi::Object::New(env);
-    Napi::Uint8Array keys = Napi::Uint8Array::New(env, table.size() * KEY_BYTES);
-    table.copyKeys(keys.Data());
-    Napi::Float64Array values = Napi::Float64Array::New(env, table.size() * VALUE_FIELDS);
-    table.copyValues(values.Data());
-    out.Set("keys", keys);
-    out.Set("values", values);
+    setTable(out, table);
     return out;
   }
 

@@ -3,6 +3,8 @@
 // counters, filters and histograms). Only the kernel UAPI headers are used, no libmnl.
 #include "netlink.h"
 
+#include "js_arrays.h"
+
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
@@ -547,24 +549,10 @@ OwnedFilter readOwnedFilter(const Napi::Env& env, const Napi::Value& v) {
   return f;
 }
 
-Napi::Float64Array float64Array(const Napi::Env& env, const double* data, size_t n) {
-  Napi::Float64Array a = Napi::Float64Array::New(env, n);
-  if (n > 0) std::memcpy(a.Data(), data, n * sizeof(double));
-  return a;
-}
-
 /** The aggregate as a ChunkAggregate (src/engine/contract.ts). */
 Napi::Object toChunkAggregate(const Napi::Env& env, const CtAggregate& s) {
   Napi::Object out = Napi::Object::New(env);
-  out.Set("counters", float64Array(env, s.counters, COUNTER_FIELDS));
-  out.Set("hist", float64Array(env, s.hist, HIST_FIELDS));
-  const size_t n = s.table.size();
-  Napi::Uint8Array keys = Napi::Uint8Array::New(env, n * KEY_BYTES);
-  s.table.copyKeys(keys.Data());
-  out.Set("keys", keys);
-  Napi::Float64Array values = Napi::Float64Array::New(env, n * VALUE_FIELDS);
-  s.table.copyValues(values.Data());
-  out.Set("values", values);
+  setAggregate(out, s.counters, s.hist, s.table);
   Napi::Array lines = Napi::Array::New(env, s.malformedCount);
   Napi::Array texts = Napi::Array::New(env, s.malformedCount);
   for (int i = 0; i < s.malformedCount; i++) {

@@ -1,0 +1,39 @@
+// Typed arrays handed to JS: the fields every ChunkAggregate producer (file and buffer scans, the
+// ctnetlink dump, the merge) fills the same way. One copy each, no JS object per key.
+#pragma once
+
+#include <napi.h>
+
+#include <cstring>
+
+#include "flowtable.h"
+#include "layout.h"
+
+namespace ctscope {
+
+inline Napi::Float64Array float64Array(const Napi::Env& env, const double* data, size_t n) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, n);
+  if (n > 0) std::memcpy(a.Data(), data, n * sizeof(double));
+  return a;
+}
+
+/** out.keys and out.values: the table's flow classes in first-seen order. */
+inline void setTable(Napi::Object& out, const FlowTable& table) {
+  const Napi::Env env = out.Env();
+  const size_t n = table.size();
+  Napi::Uint8Array keys = Napi::Uint8Array::New(env, n * KEY_BYTES);
+  table.copyKeys(keys.Data());
+  out.Set("keys", keys);
+  Napi::Float64Array values = Napi::Float64Array::New(env, n * VALUE_FIELDS);
+  table.copyValues(values.Data());
+  out.Set("values", values);
+}
+
+/** counters, hist, keys and values of a ChunkAggregate (src/engine/contract.ts). */
+inline void setAggregate(Napi::Object& out, const double* counters, const double* hist, const FlowTable& table) {
+  out.Set("counters", float64Array(out.Env(), counters, COUNTER_FIELDS));
+  out.Set("hist", float64Array(out.Env(), hist, HIST_FIELDS));
+  setTable(out, table);
+}
+
+}  // namespace ctscope
