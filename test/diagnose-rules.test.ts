@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { prefixOf } from "../src/diagnose/context.js";
 import { collectHostFactsFromTexts } from "../src/diagnose/hostfacts.js";
 import { type Anomaly, type Diagnosis, diagnose } from "../src/diagnose/index.js";
 import { heavyRemotes, medianWithout } from "../src/diagnose/rules-traffic.js";
@@ -137,7 +136,7 @@ describe("dominance helpers", () => {
     const exact = new Map<string, number>();
     for (const c of classes) exact.set(c.remote, (exact.get(c.remote) ?? 0) + c.count);
     for (const k of [2, 3, 5, 9]) {
-      const flows = columnsFromClasses(classes, prefixOf);
+      const flows = columnsFromClasses(classes);
       const kept = new Set(heavyRemotes(flows, k).map((id) => flows.addr(id)));
       expect(kept.size).toBeLessThanOrEqual(k);
       for (const [r, n] of exact) if (n > total / (k + 1)) expect(kept.has(r)).toBe(true);

@@ -3,7 +3,6 @@
 import { allocColumns, type FlowColumns, portOf, protoOf } from "../engine/flow-columns.js";
 import type { Snapshot } from "../engine/types.js";
 import { F_UNREPLIED, P_TCP, P_UDP, P_UDPLITE, S_ESTABLISHED, S_SYN_RECV, S_SYN_SENT, S_SYN_SENT2 } from "../parse/layout.js";
-import ipaddr, { type IPv6 } from "../report/ipaddr.js";
 import type { Thresholds } from "./thresholds.js";
 import type { Anomaly, Health, HostFacts, KernelLogFacts, Severity } from "./types.js";
 
@@ -82,25 +81,6 @@ export function median(sorted: readonly number[]): number {
   if (sorted.length === 0) return 0;
   const m = sorted.length >> 1;
   return sorted.length % 2 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
-}
-
-const prefix6Cache = new Map<string, string>();
-
-/** The /24 (IPv4) or /64 (IPv6) containing a canonical address. */
-export function prefixOf(addr: string): string {
-  if (!addr.includes(":")) return `${addr.slice(0, addr.lastIndexOf("."))}.0/24`;
-  let p = prefix6Cache.get(addr);
-  if (p !== undefined) return p;
-  try {
-    const b = ipaddr.parse(addr).toByteArray();
-    for (let i = 8; i < 16; i++) b[i] = 0;
-    p = `${(ipaddr.fromByteArray(b) as IPv6).toRFC5952String()}/64`;
-  } catch {
-    p = addr;
-  }
-  if (prefix6Cache.size > 100_000) prefix6Cache.clear();
-  prefix6Cache.set(addr, p);
-  return p;
 }
 
 /** Class i was opened by the remote side (the original direction comes from it). */

@@ -17,6 +17,8 @@ import {
   type StateName,
   stateName,
 } from "../parse/layout.js";
+import { formatPrefix } from "../report/address.js";
+import ipaddr from "../report/ipaddr.js";
 import type { FlowClass } from "./types.js";
 
 export interface FlowColumns {
@@ -114,11 +116,18 @@ export function classesOf(f: FlowColumns): FlowClass[] {
 
 const PROTO_NUMBERS = new Map(Object.entries(PROTO_NAMES).map(([n, name]) => [name, Number(n)]));
 
-/**
- * Columns from class objects whose addresses are canonical text (the test builder's input).
- * prefixOf maps an address text to its prefix text.
- */
-export function columnsFromClasses(classes: readonly FlowClass[], prefixOf: (addr: string) => string): FlowColumns {
+/** The /24 or /64 of an address text, formatted as the snapshot formats it (the text itself if it is no address). */
+function prefixOfText(addr: string): string {
+  try {
+    const b = Uint8Array.from(ipaddr.parse(addr).toByteArray());
+    return formatPrefix(b.length === 4 ? 4 : 6, b);
+  } catch {
+    return addr;
+  }
+}
+
+/** Columns from class objects whose addresses are canonical text (the test builder's input). */
+export function columnsFromClasses(classes: readonly FlowClass[]): FlowColumns {
   const cols = allocColumns(classes.length);
   const addrIds = new Map<string, number>();
   const addrText: string[] = [];
@@ -149,7 +158,7 @@ export function columnsFromClasses(classes: readonly FlowClass[], prefixOf: (add
     cols.dst[i] = addrId(c.dst);
     cols.remote[i] = addrId(c.remote);
     cols.local[i] = addrId(c.local);
-    const p = prefixOf(c.src);
+    const p = prefixOfText(c.src);
     let pid = prefixIds.get(p);
     if (pid === undefined) {
       pid = prefixText.length;

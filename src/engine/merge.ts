@@ -26,7 +26,8 @@ export interface MergedTable {
 }
 
 export class Merger {
-  private readonly tsTable = new FlowTable(4096);
+  /** The TS merge's table; unused when the backend merges. */
+  private readonly tsTable: FlowTable;
   /** Chunk tables waiting for the backend's merge (when it has one). */
   private pending: Array<{ keys: Uint8Array; values: Float64Array }> = [];
   private merged: MergedTable | null = null;
@@ -38,7 +39,9 @@ export class Merger {
    * mergeTables: the backend's merge (native); chunks are then merged all at once when the table
    * is first read. Without it each chunk is merged into a TS table as it arrives.
    */
-  constructor(private readonly mergeTables?: Backend["mergeTables"]) {}
+  constructor(private readonly mergeTables?: Backend["mergeTables"]) {
+    this.tsTable = new FlowTable(mergeTables ? 16 : 4096);
+  }
 
   /** order: position of the chunk within its source, for line numbering. */
   add(source: number, order: number, agg: ChunkAggregate): void {

@@ -4,7 +4,6 @@
  * derives them from flow classes (each class's entries are put at its maxTimeout in the histograms).
  */
 import { isIP } from "node:net";
-import { prefixOf } from "../../src/diagnose/context.js";
 import { columnsFromClasses } from "../../src/engine/flow-columns.js";
 import type { Dimension, FlowClass, HistBucket, Snapshot, StateRow, TopRow } from "../../src/engine/types.js";
 import { HIST_EDGES } from "../../src/parse/layout.js";
@@ -160,7 +159,7 @@ export function buildSnapshot(rows: Row[], opts: BuildOptions = {}): Snapshot {
     local: { mode: "given", addresses: [], explanation: "test builder" },
     distinct,
     top,
-    flows: columnsFromClasses(classes, prefixOf),
+    flows: columnsFromClasses(classes),
     classes,
     elapsed_ms: 0,
   };
