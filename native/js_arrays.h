@@ -17,6 +17,12 @@ inline Napi::Float64Array float64Array(const Napi::Env& env, const double* data,
   return a;
 }
 
+inline Napi::Int32Array int32Array(const Napi::Env& env, const int32_t* data, size_t n) {
+  Napi::Int32Array a = Napi::Int32Array::New(env, n);
+  if (n > 0) std::memcpy(a.Data(), data, n * sizeof(int32_t));
+  return a;
+}
+
 /** out.keys and out.values: the table's flow classes in first-seen order. */
 inline void setTable(Napi::Object& out, const FlowTable& table) {
   const Napi::Env env = out.Env();

@@ -124,30 +124,6 @@ inline int histBucket(double t) {
   return i;
 }
 
-/** Same test as the tokenizers' cidrMatch: addr (16 bytes) inside one of the [family, prefix, 16 bytes] records. */
-bool inCidrList(const uint8_t* list, size_t len, int family, const uint8_t* addr) {
-  for (size_t r = 0; r + CIDR_BYTES <= len; r += CIDR_BYTES) {
-    if (list[r] != family) continue;
-    int bits = list[r + 1];
-    int i = 0;
-    bool ok = true;
-    while (bits >= 8) {
-      if (list[r + 2 + i] != addr[i]) {
-        ok = false;
-        break;
-      }
-      i++;
-      bits -= 8;
-    }
-    if (ok && bits > 0) {
-      const int mask = (0xff << (8 - bits)) & 0xff;
-      if ((list[r + 2 + i] & mask) != (addr[i] & mask)) ok = false;
-    }
-    if (ok) return true;
-  }
-  return false;
-}
-
 void malformed(CtAggregate& agg, const char* problem) {
   agg.counters[C_MALFORMED]++;
   if (agg.malformedCount < MALFORMED_SAMPLES) {
@@ -248,8 +224,8 @@ void addEntry(const uint8_t* p, size_t len, CtAggregate& agg) {
   const Filter& f = agg.filter;
   if ((f.protoLen > 0 && f.proto[proto] != 1) || (f.stateLen > 0 && f.state[state] != 1) ||
       (f.portLen > 0 && !(ports && (f.port[o.sport] == 1 || f.port[o.dport] == 1))) ||
-      (f.srcLen > 0 && !inCidrList(f.src, f.srcLen, fam, key + K_SRC)) ||
-      (f.dstLen > 0 && !inCidrList(f.dst, f.dstLen, fam, key + K_DST))) {
+      (f.srcLen > 0 && !cidrMatch(f.src, f.srcLen, fam, key + K_SRC)) ||
+      (f.dstLen > 0 && !cidrMatch(f.dst, f.dstLen, fam, key + K_DST))) {
     agg.counters[C_FILTERED]++;
     return;
   }

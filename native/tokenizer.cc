@@ -439,29 +439,6 @@ inline int histBucket(double t) {
   return i;
 }
 
-bool cidrMatch(const uint8_t* list, size_t len, int family, const uint8_t* addr) {
-  for (size_t r = 0; r + CIDR_BYTES <= len; r += CIDR_BYTES) {
-    if (list[r] != family) continue;
-    int bits = list[r + 1];
-    int i = 0;
-    bool ok = true;
-    while (bits >= 8) {
-      if (list[r + 2 + i] != addr[i]) {
-        ok = false;
-        break;
-      }
-      i++;
-      bits -= 8;
-    }
-    if (ok && bits > 0) {
-      const int mask = (0xff << (8 - bits)) & 0xff;
-      if ((list[r + 2 + i] & mask) != (addr[i] & mask)) ok = false;
-    }
-    if (ok) return true;
-  }
-  return false;
-}
-
 constexpr size_t litLen(const char* s) {
   size_t n = 0;
   while (s[n] != 0) n++;
@@ -543,6 +520,29 @@ int xmlName(const uint8_t* s, const uint8_t* e) {
 }
 
 }  // namespace
+
+bool cidrMatch(const uint8_t* list, size_t len, int family, const uint8_t* addr) {
+  for (size_t r = 0; r + CIDR_BYTES <= len; r += CIDR_BYTES) {
+    if (list[r] != family) continue;
+    int bits = list[r + 1];
+    int i = 0;
+    bool ok = true;
+    while (bits >= 8) {
+      if (list[r + 2 + i] != addr[i]) {
+        ok = false;
+        break;
+      }
+      i++;
+      bits -= 8;
+    }
+    if (ok && bits > 0) {
+      const int mask = (0xff << (8 - bits)) & 0xff;
+      if ((list[r + 2 + i] & mask) != (addr[i] & mask)) ok = false;
+    }
+    if (ok) return true;
+  }
+  return false;
+}
 
 const char* validateFilter(const Filter& f) {
   if (f.protoLen != 0 && f.protoLen != 256) return "protoMask must have 0 or 256 bytes";

@@ -25,6 +25,9 @@ struct Filter {
   size_t dstLen = 0;
 };
 
+/** Is the address (16 bytes) of this family inside one of the CIDRs of list (CIDR_BYTES each)? */
+bool cidrMatch(const uint8_t* list, size_t len, int family, const uint8_t* addr);
+
 /** Checks the sizes the scanner relies on; returns the problem, or nullptr when the filter is usable. */
 const char* validateFilter(const Filter& f);
 

@@ -79,8 +79,8 @@ describe.each(BACKENDS)("local and remote (%s backend)", (backend) => {
     const s = await analyzeText(HOST, backend);
     expect(s.local.mode).toBe("inferred");
     expect(s.local.explanation).toContain("pass --local CIDR");
-    // 192.168.1.10 is in 7 entries; the tied singletons follow in address order.
-    expect(s.local.addresses).toEqual(["192.168.1.10", "127.0.0.1", "2001:db8::10", "8.8.8.8"]);
+    // 192.168.1.10 is in 7 entries; the tied singletons follow in address order (numeric, IPv4 first).
+    expect(s.local.addresses).toEqual(["192.168.1.10", "8.8.8.8", "127.0.0.1", "2001:db8::10"]);
     expect(top(s, "remote")).toEqual({
       "203.0.113.5": 3,
       "93.184.216.34": 2,

@@ -82,7 +82,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
   const backend = info.requested === "auto" ? "auto" : info.requested;
   const stdin = (opts.stdin ?? (() => process.stdin)) as () => import("node:stream").Readable;
   const sources: Source[] = opts.inputs.map((i) => resolveSource(i, stdin));
-  const merger = new Merger(mainBackend.mergeTables);
+  const merger = new Merger(mainBackend);
   const knownTotal = sources.every((s) => s.kind === "file" || s.size !== null);
   const bytesTotal = knownTotal ? sources.reduce((a, s) => a + (s.size ?? 0), 0) : null;
   let bytesDone = 0;

@@ -11,6 +11,8 @@ import { BackendError, InputError, UsageError } from "../errors.js";
 
 import { KEY_BYTES, VALUE_FIELDS } from "../parse/layout.js";
 import type { Backend, BackendChoice, BackendName, ChunkAggregate, CompiledFilter } from "./contract.js";
+import type { Dimensions } from "./dimensions.js";
+import { encodeCidrs } from "./filter.js";
 import { tsBackend } from "./ts-backend.js";
 
 const require = createRequire(import.meta.url);
@@ -25,6 +27,8 @@ export interface NativeAddon {
   layout(): Record<string, number>;
   /** Arguments checked by the caller: same length, whole keys, VALUE_FIELDS values per key. */
   mergeTables(keys: Uint8Array[], values: Float64Array[]): { keys: Uint8Array; values: Float64Array };
+  /** Arguments checked by the caller: exactly n keys and n * VALUE_FIELDS values; cidrs as encodeCidrs. */
+  buildDimensions(keys: Uint8Array, values: Float64Array, inferred: boolean, cidrs: Uint8Array, traffic: boolean): Dimensions;
 }
 
 export interface LoadAttempt {
@@ -133,19 +137,33 @@ export function getBackend(choice?: BackendChoice): Backend {
     scanFile: (path, start, end, filter) => addon.scanFile(path, start, end, filter),
     mergeTables: (tables) => {
       // Checked here so that a bad table fails the same way whichever backend merges.
-      for (const t of tables) {
-        if (!(t.keys instanceof Uint8Array) || !(t.values instanceof Float64Array))
-          throw new TypeError("mergeTables: keys must be a Uint8Array and values a Float64Array");
-        if (t.keys.length % KEY_BYTES !== 0 || t.values.length !== (t.keys.length / KEY_BYTES) * VALUE_FIELDS) {
-          throw new RangeError("mergeTables: keys and values describe different numbers of flow classes");
-        }
-      }
+      for (const t of tables) checkTable("mergeTables", t.keys, t.values, t.keys.length / KEY_BYTES);
       return addon.mergeTables(
         tables.map((t) => t.keys),
         tables.map((t) => t.values),
       );
     },
+    buildDimensions: (table, local, traffic) => {
+      checkTable("buildDimensions", table.keys, table.values, table.size);
+      return addon.buildDimensions(
+        table.keys.subarray(0, table.size * KEY_BYTES),
+        table.values.subarray(0, table.size * VALUE_FIELDS),
+        local.mode === "inferred",
+        encodeCidrs(local.cidrs),
+        traffic,
+      );
+    },
   };
+}
+
+/** A flow-class table of n classes: whole keys and VALUE_FIELDS values each (the arrays may be longer). */
+function checkTable(what: string, keys: Uint8Array, values: Float64Array, n: number): void {
+  if (!(keys instanceof Uint8Array) || !(values instanceof Float64Array)) {
+    throw new TypeError(`${what}: keys must be a Uint8Array and values a Float64Array`);
+  }
+  if (!Number.isInteger(n) || n < 0 || keys.length < n * KEY_BYTES || values.length < n * VALUE_FIELDS) {
+    throw new RangeError(`${what}: keys and values describe different numbers of flow classes`);
+  }
 }
 
 /** The raw addon, for tests and `doctor`; null when it does not load. */

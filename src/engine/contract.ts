@@ -3,6 +3,9 @@
  * Everything crosses as typed arrays; no object per conntrack entry.
  */
 
+import type { Dimensions, LocalSpec } from "./dimensions.js";
+import type { MergedTable } from "./merge.js";
+
 /** Result of scanning one chunk. Layout constants are in src/parse/layout.ts. */
 export interface ChunkAggregate {
   /** COUNTER_FIELDS counters (C_*). */
@@ -70,4 +73,9 @@ export interface Backend {
    * largest timeout). Optional: without it the merge runs in TS (src/engine/flowtable.ts).
    */
   mergeTables?(tables: ReadonlyArray<{ keys: Uint8Array; values: Float64Array }>): { keys: Uint8Array; values: Float64Array };
+  /**
+   * The dimensions of a merged table: ids per address, prefix, service, remote+service+state, and
+   * their sums. Optional: without it they are built in TS (src/engine/dimensions.ts), equal in every field.
+   */
+  buildDimensions?(table: MergedTable, local: LocalSpec, traffic: boolean): Dimensions;
 }

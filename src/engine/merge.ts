@@ -36,11 +36,16 @@ export class Merger {
   private readonly chunks: ChunkLines[] = [];
 
   /**
-   * mergeTables: the backend's merge (native); chunks are then merged all at once when the table
-   * is first read. Without it each chunk is merged into a TS table as it arrives.
+   * backend: its mergeTables (native) merges the chunks all at once when the table is first read;
+   * without it each chunk is merged into a TS table as it arrives. buildSnapshot uses its
+   * buildDimensions when it has one.
    */
-  constructor(private readonly mergeTables?: Backend["mergeTables"]) {
-    this.tsTable = new FlowTable(mergeTables ? 16 : 4096);
+  constructor(readonly backend?: Pick<Backend, "mergeTables" | "buildDimensions">) {
+    this.tsTable = new FlowTable(backend?.mergeTables ? 16 : 4096);
+  }
+
+  private get mergeTables(): Backend["mergeTables"] {
+    return this.backend?.mergeTables;
   }
 
   /** order: position of the chunk within its source, for line numbering. */

@@ -63,7 +63,7 @@ async function netlinkSnapshot(req: ScanRequest): Promise<Snapshot> {
     throw new InputError(explainNetlinkError(err));
   }
   // One table: with the backend's merge it is used as it is.
-  const merger = new Merger(getBackend(req.backend).mergeTables);
+  const merger = new Merger(getBackend(req.backend));
   merger.add(0, 0, agg);
   const snapshot = buildSnapshot(merger, local, {
     backend: "native",
@@ -139,7 +139,7 @@ function procSnapshot(req: ScanRequest, path = PROC_TABLE): Snapshot {
   const filter = compileFilter(req);
   const local = localSpec(req);
   const backend = getBackend(req.backend);
-  const merger = new Merger(backend.mergeTables);
+  const merger = new Merger(backend);
   let fd: number;
   try {
     fd = openSync(path, "r");
