@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "dimensions.h"
@@ -86,6 +87,59 @@ Napi::Array numberArray(const Napi::Env& env, const double* v, size_t n) {
 
 }  // namespace
 
+/**
+ * new MergeTable(): chunk tables summed as they arrive (counts, packets and bytes added, the
+ * largest timeout kept), keys in first-seen order; take() hands the result over and frees the
+ * table, so that neither the chunks nor the native copy outlive the merge. Arguments are checked in TS.
+ */
+class MergeTable : public Napi::ObjectWrap<MergeTable> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "MergeTable", {InstanceMethod("add", &MergeTable::Add), InstanceMethod("take", &MergeTable::Take)});
+  }
+
+  explicit MergeTable(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MergeTable>(info) {}
+
+ private:
+  std::unique_ptr<FlowTable> table_;
+
+  /** add(keys, values): one chunk's table. */
+  Napi::Value Add(const Napi::CallbackInfo& info) {
+    const Napi::Uint8Array k = info[0].As<Napi::Uint8Array>();
+    const Napi::Float64Array v = info[1].As<Napi::Float64Array>();
+    const size_t n = k.ElementLength() / KEY_BYTES;
+    if (!table_) table_ = std::make_unique<FlowTable>(n < 4096 ? 4096 : n);
+    FlowTable& table = *table_;
+    alignas(8) uint64_t key[FlowTable::WORDS];
+    const uint8_t* kp = k.Data();
+    const double* vp = v.Data();
+    alignas(8) uint64_t ahead[FlowTable::WORDS];
+    constexpr size_t AHEAD = 8;  // the table is far bigger than the cache: request slots early
+    for (size_t i = 0; i < n; i++, kp += KEY_BYTES, vp += VALUE_FIELDS) {
+      if (i + AHEAD < n) {
+        std::memcpy(ahead, kp + AHEAD * KEY_BYTES, KEY_BYTES);
+        table.prefetch(FlowTable::hash(ahead));
+      }
+      std::memcpy(key, kp, KEY_BYTES);
+      double* d = table.find(key);
+      d[V_COUNT] += vp[V_COUNT];
+      d[V_PACKETS] += vp[V_PACKETS];
+      d[V_BYTES] += vp[V_BYTES];
+      if (vp[V_MAX_TIMEOUT] > d[V_MAX_TIMEOUT]) d[V_MAX_TIMEOUT] = vp[V_MAX_TIMEOUT];
+    }
+    return info.Env().Undefined();
+  }
+
+  /** take(): { keys, values } of everything added since the last take(); the table starts empty again. */
+  Napi::Value Take(const Napi::CallbackInfo& info) {
+    Napi::Object out = Napi::Object::New(info.Env());
+    if (!table_) table_ = std::make_unique<FlowTable>(16);
+    setTable(out, *table_);
+    table_.reset();
+    return out;
+  }
+};
+
 class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
  public:
   CtscopeAddon(Napi::Env env, Napi::Object exports) {
@@ -94,9 +148,9 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
                              InstanceMethod("scanBuffer", &CtscopeAddon::ScanBuffer),
                              InstanceMethod("scanFile", &CtscopeAddon::ScanFile),
                              InstanceMethod("layout", &CtscopeAddon::Layout),
-                             InstanceMethod("mergeTables", &CtscopeAddon::MergeTables),
                              InstanceMethod("buildDimensions", &CtscopeAddon::BuildDimensions),
                          });
+    exports.Set("MergeTable", MergeTable::Define(env));
     registerNetlink(env, exports);
   }
 
@@ -164,39 +218,6 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
   }
 
   /**
-   * mergeTables(keys[], values[]): the chunks' flow-class tables summed into one (counts, packets
-   * and bytes added, the largest timeout kept), keys in first-seen order. Arguments are checked in TS.
-   */
-  Napi::Value MergeTables(const Napi::CallbackInfo& info) {
-    const Napi::Env env = info.Env();
-    const Napi::Array keyList = info[0].As<Napi::Array>();
-    const Napi::Array valueList = info[1].As<Napi::Array>();
-    const uint32_t chunks = keyList.Length();
-    size_t total = 0;
-    for (uint32_t c = 0; c < chunks; c++) total += keyList.Get(c).As<Napi::Uint8Array>().ElementLength() / KEY_BYTES;
-    FlowTable table(total < 4096 ? 4096 : total);
-    alignas(8) uint64_t key[FlowTable::WORDS];
-    for (uint32_t c = 0; c < chunks; c++) {
-      const Napi::Uint8Array k = keyList.Get(c).As<Napi::Uint8Array>();
-      const Napi::Float64Array v = valueList.Get(c).As<Napi::Float64Array>();
-      const size_t n = k.ElementLength() / KEY_BYTES;
-      const uint8_t* kp = k.Data();
-      const double* vp = v.Data();
-      for (size_t i = 0; i < n; i++, kp += KEY_BYTES, vp += VALUE_FIELDS) {
-        std::memcpy(key, kp, KEY_BYTES);
-        double* d = table.find(key);
-        d[V_COUNT] += vp[V_COUNT];
-        d[V_PACKETS] += vp[V_PACKETS];
-        d[V_BYTES] += vp[V_BYTES];
-        if (vp[V_MAX_TIMEOUT] > d[V_MAX_TIMEOUT]) d[V_MAX_TIMEOUT] = vp[V_MAX_TIMEOUT];
-      }
-    }
-    Napi::Object out = Napi::Object::New(env);
-    setTable(out, table);
-    return out;
-  }
-
-  /**
    * buildDimensions(keys, values, inferred, cidrs, traffic): the Dimensions of
    * src/engine/dimensions.ts for a merged table. Arguments are checked in TS.
    */
@@ -241,7 +262,7 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     Napi::Object sums = Napi::Object::New(env);
     const bool traffic = in.traffic;
     for (int d = 0; d < DIM_COUNT; d++) {
-      const TableVector<Sum>& c = ids.sums[d];
+      TableVector<Sum>& c = ids.sums[d];
       const size_t m = c.size();
       const size_t t = traffic ? m : 0;
       Napi::Float64Array count = Napi::Float64Array::New(env, m);
@@ -266,6 +287,7 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
       s.Set("bytes", bytes);
       s.Set("unreplied", unreplied);
       sums.Set(DIMS[d], s);
+      TableVector<Sum>().swap(c);  // copied: free it before the next one is
     }
     out.Set("sums", sums);
     out.Set("stateCounts", float64Array(env, ids.stateCounts.data(), ids.stateCounts.size()));

@@ -136,27 +136,31 @@ const char* buildDimensions(const DimensionsInput& in, const ClassColumns& out, 
   }
 
   // Addresses: IPv4 by the 32-bit word, IPv6 by both halves; one id space, first-seen order.
-  Interner64 v4(n / 2);
-  Interner64 v6hi(16), v6lo(16), v6(16);
-  auto internAddr = [&](size_t off, int fam) -> int32_t {
-    const uint32_t fresh = static_cast<uint32_t>(ids.addrFamily.size());
-    const uint32_t id = fam == 4 ? v4.id(load32(keys + off), fresh)
-                                 : v6.id(pairKey(v6hi.id(load64(keys + off)), v6lo.id(load64(keys + off + 8))), fresh);
-    if (id == fresh) {
-      ids.addrFamily.push_back(static_cast<uint8_t>(fam));
-      ids.addrOffset.push_back(static_cast<double>(off));
+  // Each interner lives in a block of its own: on millions of classes they are the biggest
+  // allocations here, and only one need exist at a time.
+  {
+    Interner64 v4(n / 2);
+    Interner64 v6hi(16), v6lo(16), v6(16);
+    auto internAddr = [&](size_t off, int fam) -> int32_t {
+      const uint32_t fresh = static_cast<uint32_t>(ids.addrFamily.size());
+      const uint32_t id = fam == 4 ? v4.id(load32(keys + off), fresh)
+                                   : v6.id(pairKey(v6hi.id(load64(keys + off)), v6lo.id(load64(keys + off + 8))), fresh);
+      if (id == fresh) {
+        ids.addrFamily.push_back(static_cast<uint8_t>(fam));
+        ids.addrOffset.push_back(static_cast<double>(off));
+      }
+      return static_cast<int32_t>(id);
+    };
+    for (size_t i = 0; i < n; i++) {
+      const size_t k = i * KEY_BYTES;
+      if (i + AHEAD < n && keys[k + AHEAD * KEY_BYTES + K_FAMILY] == 4) {
+        v4.prefetch(load32(keys + k + AHEAD * KEY_BYTES + K_SRC));
+        v4.prefetch(load32(keys + k + AHEAD * KEY_BYTES + K_DST));
+      }
+      const int fam = keys[k + K_FAMILY];
+      out.src[i] = internAddr(k + K_SRC, fam);
+      out.dst[i] = internAddr(k + K_DST, fam);
     }
-    return static_cast<int32_t>(id);
-  };
-  for (size_t i = 0; i < n; i++) {
-    const size_t k = i * KEY_BYTES;
-    if (i + AHEAD < n && keys[k + AHEAD * KEY_BYTES + K_FAMILY] == 4) {
-      v4.prefetch(load32(keys + k + AHEAD * KEY_BYTES + K_SRC));
-      v4.prefetch(load32(keys + k + AHEAD * KEY_BYTES + K_DST));
-    }
-    const int fam = keys[k + K_FAMILY];
-    out.src[i] = internAddr(k + K_SRC, fam);
-    out.dst[i] = internAddr(k + K_DST, fam);
   }
   const size_t addresses = ids.addrFamily.size();
   const int32_t* src = out.src;
@@ -239,43 +243,49 @@ const char* buildDimensions(const DimensionsInput& in, const ClassColumns& out, 
   }
 
   // Services: (destination id, protocol, port); portless protocols get port 65536.
-  Interner64 services(n / 4);
-  auto serviceKey = [&](size_t i) {
-    const int32_t port = out.dport[i] < 0 ? 65536 : out.dport[i];
-    return pairKey(static_cast<uint32_t>(dst[i]), static_cast<uint32_t>(out.proto[i]) * 131072 + static_cast<uint32_t>(port));
-  };
-  for (size_t i = 0; i < n; i++) {
-    if (i + AHEAD < n) services.prefetch(serviceKey(i + AHEAD));
-    const uint32_t svc = services.id(serviceKey(i));
-    if (svc == ids.serviceClass.size()) ids.serviceClass.push_back(static_cast<int32_t>(i));
-    out.service[i] = static_cast<int32_t>(svc);
+  {
+    Interner64 services(n / 4);
+    auto serviceKey = [&](size_t i) {
+      const int32_t port = out.dport[i] < 0 ? 65536 : out.dport[i];
+      return pairKey(static_cast<uint32_t>(dst[i]), static_cast<uint32_t>(out.proto[i]) * 131072 + static_cast<uint32_t>(port));
+    };
+    for (size_t i = 0; i < n; i++) {
+      if (i + AHEAD < n) services.prefetch(serviceKey(i + AHEAD));
+      const uint32_t svc = services.id(serviceKey(i));
+      if (svc == ids.serviceClass.size()) ids.serviceClass.push_back(static_cast<int32_t>(i));
+      out.service[i] = static_cast<int32_t>(svc);
+    }
   }
 
   // Source prefixes: the /24 (first three bytes) or the /64 (first eight).
-  Interner64 prefixes4(n / 4);
-  Interner64 prefixes6(16);
-  auto prefix4Key = [&](size_t i) {
-    const uint8_t* a = keys + i * KEY_BYTES + K_SRC;
-    return static_cast<uint64_t>((static_cast<uint32_t>(a[0]) << 16) | (static_cast<uint32_t>(a[1]) << 8) | a[2]);
-  };
-  for (size_t i = 0; i < n; i++) {
-    if (i + AHEAD < n && out.family[i + AHEAD] == 4) prefixes4.prefetch(prefix4Key(i + AHEAD));
-    const uint32_t fresh = static_cast<uint32_t>(ids.prefixAddr.size());
-    const uint32_t pid = out.family[i] == 4 ? prefixes4.id(prefix4Key(i), fresh) : prefixes6.id(load64(keys + i * KEY_BYTES + K_SRC), fresh);
-    if (pid == fresh) ids.prefixAddr.push_back(src[i]);
-    out.srcPrefix[i] = static_cast<int32_t>(pid);
+  {
+    Interner64 prefixes4(n / 4);
+    Interner64 prefixes6(16);
+    auto prefix4Key = [&](size_t i) {
+      const uint8_t* a = keys + i * KEY_BYTES + K_SRC;
+      return static_cast<uint64_t>((static_cast<uint32_t>(a[0]) << 16) | (static_cast<uint32_t>(a[1]) << 8) | a[2]);
+    };
+    for (size_t i = 0; i < n; i++) {
+      if (i + AHEAD < n && out.family[i + AHEAD] == 4) prefixes4.prefetch(prefix4Key(i + AHEAD));
+      const uint32_t fresh = static_cast<uint32_t>(ids.prefixAddr.size());
+      const uint32_t pid = out.family[i] == 4 ? prefixes4.id(prefix4Key(i), fresh) : prefixes6.id(load64(keys + i * KEY_BYTES + K_SRC), fresh);
+      if (pid == fresh) ids.prefixAddr.push_back(src[i]);
+      out.srcPrefix[i] = static_cast<int32_t>(pid);
+    }
   }
 
-  // Remote + service + state.
-  Interner64 rss(n / 2);
-  auto rssKey = [&](size_t i) {
-    return pairKey(static_cast<uint32_t>(out.remote[i]), static_cast<uint32_t>(out.service[i]) * STATE_SLOTS + out.state[i]);
-  };
-  for (size_t i = 0; i < n; i++) {
-    if (i + AHEAD < n) rss.prefetch(rssKey(i + AHEAD));
-    const uint32_t rid = rss.id(rssKey(i));
-    if (rid == ids.rssClass.size()) ids.rssClass.push_back(static_cast<int32_t>(i));
-    out.rss[i] = static_cast<int32_t>(rid);
+  // Remote + service + state (nearly one per class on a flood).
+  {
+    Interner64 rss(n);
+    auto rssKey = [&](size_t i) {
+      return pairKey(static_cast<uint32_t>(out.remote[i]), static_cast<uint32_t>(out.service[i]) * STATE_SLOTS + out.state[i]);
+    };
+    for (size_t i = 0; i < n; i++) {
+      if (i + AHEAD < n) rss.prefetch(rssKey(i + AHEAD));
+      const uint32_t rid = rss.id(rssKey(i));
+      if (rid == ids.rssClass.size()) ids.rssClass.push_back(static_cast<int32_t>(i));
+      out.rss[i] = static_cast<int32_t>(rid);
+    }
   }
 
   // Sums per id, one dimension at a time.

@@ -78,7 +78,7 @@ describe.skipIf(!addon)("native mergeTables", () => {
 
   it("a Merger reads the same table through either merge, whenever it is read", () => {
     const tables = chunks(seed + 1);
-    const viaNative = new Merger({ mergeTables: native.mergeTables });
+    const viaNative = new Merger(native);
     const viaTs = new Merger();
     tables.forEach((t, i) => {
       const agg = { counters: new Float64Array(16), hist: new Float64Array(30), ...t, malformedLines: [], malformedText: [] };

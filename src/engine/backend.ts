@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { BackendError, InputError, UsageError } from "../errors.js";
 
 import { KEY_BYTES, VALUE_FIELDS } from "../parse/layout.js";
-import type { Backend, BackendChoice, BackendName, ChunkAggregate, CompiledFilter } from "./contract.js";
+import type { Backend, BackendChoice, BackendName, ChunkAggregate, CompiledFilter, TableMerge } from "./contract.js";
 import type { Dimensions } from "./dimensions.js";
 import { encodeCidrs } from "./filter.js";
 import { tsBackend } from "./ts-backend.js";
@@ -25,8 +25,8 @@ export interface NativeAddon {
   scanFile(path: string, start: number, end: number, filter: CompiledFilter): ChunkAggregate;
   /** Layout constants compiled into the addon, to check against src/parse/layout.ts. */
   layout(): Record<string, number>;
-  /** Arguments checked by the caller: same length, whole keys, VALUE_FIELDS values per key. */
-  mergeTables(keys: Uint8Array[], values: Float64Array[]): { keys: Uint8Array; values: Float64Array };
+  /** An incremental merge; add() arguments are checked by the caller (whole keys, VALUE_FIELDS values per key). */
+  MergeTable: new () => TableMerge;
   /** Arguments checked by the caller: exactly n keys and n * VALUE_FIELDS values; cidrs as encodeCidrs. */
   buildDimensions(keys: Uint8Array, values: Float64Array, inferred: boolean, cidrs: Uint8Array, traffic: boolean): Dimensions;
 }
@@ -131,18 +131,27 @@ export function getBackend(choice?: BackendChoice): Backend {
     }
     return tsBackend;
   }
+  const tableMerge = (): TableMerge => {
+    const m = new addon.MergeTable();
+    return {
+      add(keys, values) {
+        // Checked here so that a bad table fails the same way whichever backend merges.
+        checkTable("mergeTables", keys, values, keys.length / KEY_BYTES);
+        m.add(keys, values);
+      },
+      take: () => m.take(),
+    };
+  };
   return {
     name: "native",
     scanBuffer: (bytes, start, end, filter) => addon.scanBuffer(bytes, start, end, filter),
     scanFile: (path, start, end, filter) => addon.scanFile(path, start, end, filter),
     mergeTables: (tables) => {
-      // Checked here so that a bad table fails the same way whichever backend merges.
-      for (const t of tables) checkTable("mergeTables", t.keys, t.values, t.keys.length / KEY_BYTES);
-      return addon.mergeTables(
-        tables.map((t) => t.keys),
-        tables.map((t) => t.values),
-      );
+      const m = tableMerge();
+      for (const t of tables) m.add(t.keys, t.values);
+      return m.take();
     },
+    tableMerge,
     buildDimensions: (table, local, traffic) => {
       checkTable("buildDimensions", table.keys, table.values, table.size);
       return addon.buildDimensions(

@@ -51,6 +51,13 @@ export function emptyFilter(): CompiledFilter {
   };
 }
 
+/** An incremental merge of chunk tables. */
+export interface TableMerge {
+  add(keys: Uint8Array, values: Float64Array): void;
+  /** Everything added since the last take(), merged; the merge starts empty again. */
+  take(): { keys: Uint8Array; values: Float64Array };
+}
+
 /** What a worker is asked to scan. */
 export type ScanTask =
   /** A byte range of a regular file: the worker reads (or maps) it itself. */
@@ -73,6 +80,8 @@ export interface Backend {
    * largest timeout). Optional: without it the merge runs in TS (src/engine/flowtable.ts).
    */
   mergeTables?(tables: ReadonlyArray<{ keys: Uint8Array; values: Float64Array }>): { keys: Uint8Array; values: Float64Array };
+  /** The same merge one chunk at a time, as chunks arrive (present with mergeTables). */
+  tableMerge?(): TableMerge;
   /**
    * The dimensions of a merged table: ids per address, prefix, service, remote+service+state, and
    * their sums. Optional: without it they are built in TS (src/engine/dimensions.ts), equal in every field.

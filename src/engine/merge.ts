@@ -1,6 +1,6 @@
 /** Where per-chunk aggregates become one table: sums per flow class, counters, histograms. */
 import { C_LINES, COUNTER_FIELDS, HIST_FIELDS, KEY_BYTES, MALFORMED_SAMPLES } from "../parse/layout.js";
-import type { Backend, ChunkAggregate } from "./contract.js";
+import type { Backend, ChunkAggregate, TableMerge } from "./contract.js";
 import { FlowTable } from "./flowtable.js";
 import type { MalformedSample } from "./types.js";
 
@@ -28,34 +28,32 @@ export interface MergedTable {
 export class Merger {
   /** The TS merge's table; unused when the backend merges. */
   private readonly tsTable: FlowTable;
-  /** Chunk tables waiting for the backend's merge (when it has one). */
-  private pending: Array<{ keys: Uint8Array; values: Float64Array }> = [];
+  /** The backend's incremental merge (native), when it has one. */
+  private readonly native: TableMerge | null;
   private merged: MergedTable | null = null;
   readonly counters = new Float64Array(COUNTER_FIELDS);
   readonly hist = new Float64Array(HIST_FIELDS);
   private readonly chunks: ChunkLines[] = [];
 
   /**
-   * backend: its mergeTables (native) merges the chunks all at once when the table is first read;
-   * without it each chunk is merged into a TS table as it arrives. buildSnapshot uses its
-   * buildDimensions when it has one.
+   * backend: with its tableMerge (native) each chunk is summed in native memory as it arrives, and
+   * handed over once when the table is first read; without it, into a TS table. buildSnapshot
+   * uses its buildDimensions when it has one.
    */
-  constructor(readonly backend?: Pick<Backend, "mergeTables" | "buildDimensions">) {
-    this.tsTable = new FlowTable(backend?.mergeTables ? 16 : 4096);
-  }
-
-  private get mergeTables(): Backend["mergeTables"] {
-    return this.backend?.mergeTables;
+  constructor(readonly backend?: Pick<Backend, "tableMerge" | "buildDimensions">) {
+    this.native = backend?.tableMerge?.() ?? null;
+    this.tsTable = new FlowTable(this.native ? 16 : 4096);
   }
 
   /** order: position of the chunk within its source, for line numbering. */
   add(source: number, order: number, agg: ChunkAggregate): void {
     for (let i = 0; i < COUNTER_FIELDS; i++) this.counters[i]! += agg.counters[i]!;
     for (let i = 0; i < HIST_FIELDS; i++) this.hist[i]! += agg.hist[i]!;
-    if (this.mergeTables) {
-      if (this.merged) this.pending.push(this.merged);
+    if (this.native) {
+      // Read already: the merge goes on from what was handed over.
+      if (this.merged) this.native.add(this.merged.keys, this.merged.values);
       this.merged = null;
-      this.pending.push({ keys: agg.keys, values: agg.values });
+      this.native.add(agg.keys, agg.values);
     } else {
       this.tsTable.mergeFrom(agg.keys, agg.values, agg.keys.length / KEY_BYTES);
     }
@@ -70,11 +68,10 @@ export class Merger {
 
   /** The merged flow classes so far. */
   get table(): MergedTable {
-    if (!this.mergeTables) return { size: this.tsTable.size, keys: this.tsTable.keys, values: this.tsTable.values };
+    if (!this.native) return { size: this.tsTable.size, keys: this.tsTable.keys, values: this.tsTable.values };
     if (!this.merged) {
-      const m = this.pending.length === 1 ? this.pending[0]! : this.mergeTables(this.pending);
+      const m = this.native.take();
       this.merged = { size: m.keys.length / KEY_BYTES, keys: m.keys, values: m.values };
-      this.pending = [];
     }
     return this.merged;
   }
