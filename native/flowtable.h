@@ -4,6 +4,8 @@
 
 #include <sys/mman.h>
 
+#include <cstddef>
+
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -58,6 +60,58 @@ struct TableAllocator {
 
 template <typename T>
 using TableVector = std::vector<T, TableAllocator<T>>;
+
+/**
+ * An append-only array of trivially copyable T in its own mapping. Growing remaps the pages
+ * (mremap) instead of copying them into freshly zeroed ones: a table of millions of classes grows
+ * through several doublings, and std::vector's copies cost more than the inserts.
+ */
+template <typename T>
+class MappedArray {
+ public:
+  MappedArray() = default;
+  MappedArray(const MappedArray&) = delete;
+  MappedArray& operator=(const MappedArray&) = delete;
+  ~MappedArray() {
+    if (data_ != nullptr) munmap(data_, cap_ * sizeof(T));
+  }
+
+  size_t size() const { return size_; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+  const T* begin() const { return data_; }
+  const T* end() const { return data_ + size_; }
+
+  /** Room for n elements (mapped, committed only where written). */
+  void reserve(size_t n) {
+    if (n <= cap_) return;
+    const size_t page = 4096;
+    const size_t bytes = (n * sizeof(T) + page - 1) / page * page;
+    void* p = data_ == nullptr ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                               : mremap(data_, cap_ * sizeof(T), bytes, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    if (bytes >= (size_t{2} << 20)) madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    data_ = static_cast<T*>(p);
+    cap_ = bytes / sizeof(T);
+  }
+
+  /** A new element at the end, zero-filled. */
+  T& append() {
+    if (size_ == cap_) reserve(cap_ < 1024 ? 1024 : cap_ * 2);
+    T& e = data_[size_++];
+    std::memset(static_cast<void*>(&e), 0, sizeof(T));
+    return e;
+  }
+
+  void push_back(const T& v) { append() = v; }
+
+ private:
+  T* data_ = nullptr;
+  size_t size_ = 0;
+  size_t cap_ = 0;
+};
 
 class FlowTable {
  public:
@@ -140,8 +194,7 @@ class FlowTable {
     const size_t idx = entries_.size();
     slots_[slot] = tag | (idx + 1);
     hashes_.push_back(h);
-    entries_.emplace_back();
-    Entry& e = entries_.back();
+    Entry& e = entries_.append();
     std::memcpy(e.key, key, KEY_BYTES);
     e.values[V_COUNT] = 0;
     e.values[V_PACKETS] = 0;
@@ -200,8 +253,8 @@ class FlowTable {
   }
 
   TableVector<uint64_t> slots_;   // (hash & 0xffffffff00000000) | (entry index + 1); 0 = empty
-  TableVector<uint64_t> hashes_;  // per entry, so growing never rehashes keys
-  TableVector<Entry> entries_;    // in first-seen order
+  MappedArray<uint64_t> hashes_;  // per entry, so growing never rehashes keys
+  MappedArray<Entry> entries_;    // in first-seen order
   size_t mask_ = 0;
   // keyBytes()/values() materialise these on demand.
   mutable std::vector<uint8_t> denseKeys_;

@@ -26,6 +26,7 @@ export const NO_FLOWS: FlowColumns = {
   ...allocColumns(0),
   addresses: 0,
   prefixes: 0,
+  services: 0,
   addr: () => "",
   prefix: () => "",
 };

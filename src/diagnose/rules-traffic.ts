@@ -227,16 +227,23 @@ export function dominantRemoteRule(ctx: RuleContext): Finding[] {
 
 type Sums = { count: number; unreplied: number };
 
-/** A service (destination, protocol, port) of the kept classes. */
-type ServiceGroup = Sums & { prefixes: Set<number>; i: number; families: Set<4 | 6> };
-
+/**
+ * The kept classes (half-open or unreplied incoming ones) by source prefix and by service, as
+ * typed arrays over the snapshot's prefix and service ids: a spoofed flood brings millions of both.
+ */
 interface SourceGroups {
-  /** Per source prefix id. */
-  byPrefix: Map<number, Sums>;
-  /** Services in first-seen order. */
-  services: ServiceGroup[];
-  /** The services index of each kept class, -1 for the others. */
-  serviceOf: Int32Array;
+  /** Per prefix id. */
+  prefixCount: Float64Array;
+  prefixUnreplied: Float64Array;
+  /** Per service id: entries, unreplied entries, a kept class (-1: none kept), distinct prefixes
+   * (counted up to DISTRIBUTED_PREFIXES), families (bit 1 IPv4, bit 2 IPv6). */
+  serviceCount: Float64Array;
+  serviceUnreplied: Float64Array;
+  serviceClass: Int32Array;
+  servicePrefixes: Uint8Array;
+  serviceFamilies: Uint8Array;
+  /** Per class: kept or not. */
+  kept: Uint8Array;
 }
 
 /** Key of class i's service: destination id, then port and protocol, as one number. */
@@ -246,35 +253,50 @@ function serviceKey(f: FlowColumns, i: number): number {
 
 function groupSources(ctx: RuleContext, keep: (i: number) => boolean): SourceGroups {
   const f = ctx.flows;
-  const g: SourceGroups = { byPrefix: new Map(), services: [], serviceOf: new Int32Array(f.n).fill(-1) };
-  const serviceIds = new Map<number, number>();
+  const g: SourceGroups = {
+    prefixCount: new Float64Array(f.prefixes),
+    prefixUnreplied: new Float64Array(f.prefixes),
+    serviceCount: new Float64Array(f.services),
+    serviceUnreplied: new Float64Array(f.services),
+    serviceClass: new Int32Array(f.services).fill(-1),
+    servicePrefixes: new Uint8Array(f.services),
+    serviceFamilies: new Uint8Array(f.services),
+    kept: new Uint8Array(f.n),
+  };
+  // Most services see one prefix: further ones go to a pair table (service, prefix).
+  const firstPrefix = new Int32Array(f.services).fill(-1);
+  const morePrefixes = new PairInterner();
   for (let i = 0; i < f.n; i++) {
     if (!keep(i)) continue;
+    g.kept[i] = 1;
     const count = f.count[i]!;
     const unrep = isUnreplied(f, i);
     const prefix = f.srcPrefix[i]!;
-    let p = g.byPrefix.get(prefix);
-    if (!p) {
-      p = { count: 0, unreplied: 0 };
-      g.byPrefix.set(prefix, p);
+    g.prefixCount[prefix]! += count;
+    if (unrep) g.prefixUnreplied[prefix]! += count;
+    const sid = f.service[i]!;
+    if (g.serviceClass[sid] === -1) g.serviceClass[sid] = i;
+    g.serviceCount[sid]! += count;
+    if (unrep) g.serviceUnreplied[sid]! += count;
+    g.serviceFamilies[sid]! |= f.family[i] === 4 ? 1 : 2;
+    if (firstPrefix[sid] === -1) {
+      firstPrefix[sid] = prefix;
+      g.servicePrefixes[sid] = 1;
+    } else if (prefix !== firstPrefix[sid] && g.servicePrefixes[sid]! < DISTRIBUTED_PREFIXES) {
+      const before = morePrefixes.size;
+      morePrefixes.id(sid, prefix);
+      if (morePrefixes.size > before) g.servicePrefixes[sid]!++;
     }
-    p.count += count;
-    if (unrep) p.unreplied += count;
-    const key = serviceKey(f, i);
-    let sid = serviceIds.get(key);
-    if (sid === undefined) {
-      sid = g.services.length;
-      serviceIds.set(key, sid);
-      g.services.push({ count: 0, unreplied: 0, prefixes: new Set(), i, families: new Set() });
-    }
-    const s = g.services[sid]!;
-    g.serviceOf[i] = sid;
-    s.count += count;
-    if (unrep) s.unreplied += count;
-    if (s.prefixes.size < DISTRIBUTED_PREFIXES) s.prefixes.add(prefix);
-    s.families.add(f.family[i]! as 4 | 6);
   }
   return g;
+}
+
+/** Families of a serviceFamilies bit set. */
+function familiesOf(bits: number): Set<4 | 6> {
+  const out = new Set<4 | 6>();
+  if (bits & 1) out.add(4);
+  if (bits & 2) out.add(6);
+  return out;
 }
 
 /** Entries with count >= min, busiest first (ties by their text), at most `limit`: sorts only what passes. */
@@ -304,12 +326,16 @@ interface FloodSource {
 
 /** Sources (or /24, /64 prefixes when no single source dominates theirs) holding at least `min` entries. */
 function floodSources(f: FlowColumns, g: SourceGroups, min: number): FloodSource[] {
-  const candidates = topAtLeast(g.byPrefix, min, MAX_SUBJECTS, (p) => f.prefix(p));
+  const passing: Array<[number, Sums]> = [];
+  for (let p = 0; p < g.prefixCount.length; p++) {
+    if (g.prefixCount[p]! >= min) passing.push([p, { count: g.prefixCount[p]!, unreplied: g.prefixUnreplied[p]! }]);
+  }
+  const candidates = topAtLeast(passing, min, MAX_SUBJECTS, (p) => f.prefix(p));
   if (candidates.length === 0) return [];
   // Second pass, only over the reported prefixes: per-source counts.
   const srcs = new Map<number, Map<number, Sums>>(candidates.map(([p]) => [p, new Map()]));
   for (let i = 0; i < f.n; i++) {
-    if (g.serviceOf[i] === -1) continue;
+    if (g.kept[i] === 0) continue;
     const m = srcs.get(f.srcPrefix[i]!);
     if (!m) continue;
     const src = f.src[i]!;
@@ -352,16 +378,19 @@ interface Target {
 function distributedTargets(ctx: RuleContext, g: SourceGroups, reported: readonly FloodSource[], min: number): Target[] {
   const f = ctx.flows;
   const candidates = new Set<number>();
-  g.services.forEach((s, sid) => {
-    if (s.count >= min && s.prefixes.size >= DISTRIBUTED_PREFIXES && f.dport[s.i]! >= 0) candidates.add(sid);
-  });
+  for (let sid = 0; sid < g.serviceCount.length; sid++) {
+    if (g.serviceCount[sid]! >= min && g.servicePrefixes[sid]! >= DISTRIBUTED_PREFIXES && f.dport[g.serviceClass[sid]!]! >= 0) {
+      candidates.add(sid);
+    }
+  }
   if (candidates.size === 0) return [];
   const srcs = new Set(reported.filter((r) => r.addr >= 0).map((r) => r.addr));
   const prefixes = new Set(reported.filter((r) => r.addr < 0).map((r) => r.prefix));
   const rest = new Map<number, Sums & { prefixes: Set<number> }>();
   for (let i = 0; i < f.n; i++) {
-    const sid = g.serviceOf[i]!;
-    if (sid < 0 || !candidates.has(sid)) continue;
+    if (g.kept[i] === 0) continue;
+    const sid = f.service[i]!;
+    if (!candidates.has(sid)) continue;
     const prefix = f.srcPrefix[i]!;
     if (srcs.has(f.src[i]!) || prefixes.has(prefix)) continue;
     let r = rest.get(sid);
@@ -377,8 +406,8 @@ function distributedTargets(ctx: RuleContext, g: SourceGroups, reported: readonl
   const totals = new Map<number, number>();
   const dsts = new Uint8Array(f.addresses);
   for (const sid of rest.keys()) {
-    totals.set(serviceKey(f, g.services[sid]!.i), 0);
-    dsts[f.dst[g.services[sid]!.i]!] = 1;
+    totals.set(serviceKey(f, g.serviceClass[sid]!), 0);
+    dsts[f.dst[g.serviceClass[sid]!]!] = 1;
   }
   for (let i = 0; i < f.n; i++) {
     if (dsts[f.dst[i]!] === 0) continue;
@@ -388,11 +417,11 @@ function distributedTargets(ctx: RuleContext, g: SourceGroups, reported: readonl
   }
   const out: Target[] = [];
   for (const [sid, r] of rest) {
-    const s = g.services[sid]!;
-    const all = totals.get(serviceKey(f, s.i))!;
+    const i = g.serviceClass[sid]!;
+    const all = totals.get(serviceKey(f, i))!;
     if (r.count < min || r.prefixes.size < DISTRIBUTED_PREFIXES) continue;
     if (r.count * 2 < all && r.count < 10 * min) continue;
-    out.push({ i: s.i, count: r.count, unreplied: r.unreplied, prefixes: r.prefixes.size, families: s.families });
+    out.push({ i, count: r.count, unreplied: r.unreplied, prefixes: r.prefixes.size, families: familiesOf(g.serviceFamilies[sid]!) });
   }
   return out.sort((a, b) => b.count - a.count).slice(0, MAX_SUBJECTS);
 }

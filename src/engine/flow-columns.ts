@@ -39,6 +39,8 @@ export interface FlowColumns {
   readonly local: Int32Array;
   /** Id of the source's /24 or /64 (0 .. prefixes-1). */
   readonly srcPrefix: Int32Array;
+  /** Id of the service: protocol, destination address and port (0 .. services-1). */
+  readonly service: Int32Array;
   readonly count: Float64Array;
   readonly packets: Float64Array;
   readonly bytes: Float64Array;
@@ -46,6 +48,7 @@ export interface FlowColumns {
   readonly maxTimeout: Float64Array;
   readonly addresses: number;
   readonly prefixes: number;
+  readonly services: number;
   /** Canonical text of an address id (cached). */
   addr(id: number): string;
   /** "a.b.c.0/24" or "x:y::/64" of a prefix id (cached). */
@@ -66,6 +69,7 @@ export function allocColumns(n: number) {
     remote: new Int32Array(n),
     local: new Int32Array(n),
     srcPrefix: new Int32Array(n),
+    service: new Int32Array(n),
     count: new Float64Array(n),
     packets: new Float64Array(n),
     bytes: new Float64Array(n),
@@ -133,6 +137,7 @@ export function columnsFromClasses(classes: readonly FlowClass[]): FlowColumns {
   const addrText: string[] = [];
   const prefixIds = new Map<string, number>();
   const prefixText: string[] = [];
+  const serviceIds = new Map<string, number>();
   const addrId = (a: string): number => {
     let id = addrIds.get(a);
     if (id === undefined) {
@@ -166,6 +171,9 @@ export function columnsFromClasses(classes: readonly FlowClass[]): FlowColumns {
       prefixText.push(p);
     }
     cols.srcPrefix[i] = pid;
+    const svc = `${proto} ${c.dst} ${c.dport}`;
+    if (!serviceIds.has(svc)) serviceIds.set(svc, serviceIds.size);
+    cols.service[i] = serviceIds.get(svc)!;
     cols.count[i] = c.count;
     cols.packets[i] = c.packets;
     cols.bytes[i] = c.bytes;
@@ -175,6 +183,7 @@ export function columnsFromClasses(classes: readonly FlowClass[]): FlowColumns {
     ...cols,
     addresses: addrText.length,
     prefixes: prefixText.length,
+    services: serviceIds.size,
     addr: (id) => addrText[id]!,
     prefix: (id) => prefixText[id]!,
   };
