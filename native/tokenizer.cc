@@ -619,6 +619,7 @@ void Scanner::reset() {
   bits1_ = 0;
   bits2_ = 0;
   fam1s_ = fam1d_ = fam2s_ = fam2d_ = 0;
+  text1s_ = text1d_ = Span{};
   sport1_ = dport1_ = sport2_ = dport2_ = 0;
   packets1_ = packets2_ = bytes1_ = bytes2_ = 0;
 }
@@ -869,8 +870,18 @@ bool Scanner::setAddr(const uint8_t* s, const uint8_t* e, bool isSrc) {
   if (tuple_ == 1) {
     fam = parseAddress(s, e, hi_, key_ + (isSrc ? K_SRC : K_DST));
     (isSrc ? fam1s_ : fam1d_) = fam;
+    if (fam != 0) (isSrc ? text1s_ : text1d_) = Span{s, static_cast<size_t>(e - s)};
   } else {
-    fam = parseAddress(s, e, hi_, reply_ + (isSrc ? 0 : 16));
+    // The reply tuple usually repeats the original one inverted, byte for byte: the same text
+    // parses to the same address, so copy it instead.
+    const Span& same = isSrc ? text1d_ : text1s_;
+    uint8_t* out = reply_ + (isSrc ? 0 : 16);
+    if (same.p != nullptr && same.n == static_cast<size_t>(e - s) && std::memcmp(same.p, s, same.n) == 0) {
+      std::memcpy(out, key_ + (isSrc ? K_DST : K_SRC), 16);
+      fam = isSrc ? fam1d_ : fam1s_;
+    } else {
+      fam = parseAddress(s, e, hi_, out);
+    }
     (isSrc ? fam2s_ : fam2d_) = fam;
   }
   return fam != 0;

@@ -95,6 +95,12 @@ class Scanner {
   int bits1_ = 0;
   int bits2_ = 0;
   int fam1s_ = 0, fam1d_ = 0, fam2s_ = 0, fam2d_ = 0;
+  // Text of the original tuple's valid addresses (the reply tuple mostly repeats them).
+  struct Span {
+    const uint8_t* p = nullptr;
+    size_t n = 0;
+  };
+  Span text1s_, text1d_;
   int sport1_ = 0, dport1_ = 0, sport2_ = 0, dport2_ = 0;
   double packets1_ = 0, packets2_ = 0, bytes1_ = 0, bytes2_ = 0;
 
