@@ -72,8 +72,15 @@ describe.each(BACKENDS)("formats (%s backend)", (backend) => {
       "udp 10.0.0.1:53": 1,
       "udp 192.168.1.10:4500": 1,
     });
-    // Sorted by count, then key.
-    expect(s.top.service.map((r) => r.key).slice(0, 3)).toEqual(["tcp 10.0.0.1:22", "tcp [2001:db8::1]:443", "gre 192.168.13.152"]);
+    // Sorted by count, then address (IPv4 first), protocol name, port.
+    expect(s.top.service.map((r) => r.key).slice(0, 6)).toEqual([
+      "tcp 10.0.0.1:22",
+      "tcp [2001:db8::1]:443",
+      "icmp 10.0.0.1",
+      "tcp 10.0.0.1:80",
+      "udp 10.0.0.1:53",
+      "tcp 93.184.216.34:443",
+    ]);
     expect(top(s, "dst")).toEqual({
       "10.0.0.1": 5,
       "192.168.1.10": 2,

@@ -63,10 +63,12 @@ export interface SnapshotMeta {
 }
 
 /**
- * Ids of the top n keys of a dimension: count descending, ties in key order (`before`: addresses
- * numerically, then protocol, port, state), without making text. One pass, no full sort.
+ * Ids of the top n keys of a dimension: count descending, ties in key order (`before`), without
+ * making text. `rank`, per id, orders the keys roughly and agrees with `before` (a smaller rank is
+ * always before): a flood offers hundreds of thousands of tied keys, and most are turned away by
+ * one comparison of two numbers. One pass, no full sort.
  */
-export function topIds(count: Float64Array, n: number, before: (a: number, b: number) => number): number[] {
+export function topIds(count: Float64Array, n: number, before: (a: number, b: number) => number, rank: Float64Array): number[] {
   // The n-th largest count: everything at or above it is a candidate (ties kept for the key order).
   const best: number[] = [];
   for (let i = 0; i < count.length; i++) {
@@ -89,7 +91,7 @@ export function topIds(count: Float64Array, n: number, before: (a: number, b: nu
   // Keys above the cut-off are fewer than n and all in; among those at the cut-off (possibly
   // hundreds of thousands on a flood, all with count 1) the first in key order fill the remaining places.
   const above: number[] = [];
-  const tied = new TiedSelection(n, before);
+  const tied = new TiedSelection(n, before, rank);
   for (let i = 0; i < count.length; i++) {
     const v = count[i]!;
     if (v <= 0 || v < cutoff) continue;
@@ -111,6 +113,7 @@ class TiedSelection {
   constructor(
     private readonly k: number,
     private readonly before: (a: number, b: number) => number,
+    private readonly rank: Float64Array,
   ) {
     this.bounded = k <= 256;
   }
@@ -121,7 +124,10 @@ class TiedSelection {
       a.push(id);
       return;
     }
-    if (a.length === this.k && this.before(id, a[a.length - 1]!) >= 0) return;
+    if (a.length === this.k) {
+      const last = a[a.length - 1]!;
+      if (this.rank[id]! > this.rank[last]! || this.before(id, last) >= 0) return;
+    }
     let j = a.length;
     while (j > 0 && this.before(a[j - 1]!, id) > 0) j--;
     a.splice(j, 0, id);
@@ -190,14 +196,47 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     const fa = d.addrFamily[d.prefixAddr[a]!]!;
     return bytesBefore(d.prefixAddr[a]!, d.prefixAddr[b]!, fa === 4 ? 3 : 8);
   };
-  // Services: protocol name, then address, then port; remote+service+state: remote, service, state.
+  // Services: address, then protocol name, then port; remote+service+state: remote, service, state.
   const classServiceBefore = (i: number, j: number): number =>
-    PROTO_RANK[d.proto[i]!]! - PROTO_RANK[d.proto[j]!]! || addrBefore(d.dst[i]!, d.dst[j]!) || d.dport[i]! - d.dport[j]!;
+    addrBefore(d.dst[i]!, d.dst[j]!) || PROTO_RANK[d.proto[i]!]! - PROTO_RANK[d.proto[j]!]! || d.dport[i]! - d.dport[j]!;
   const serviceBefore = (a: number, b: number): number => classServiceBefore(d.serviceClass[a]!, d.serviceClass[b]!);
   const rssBefore = (a: number, b: number): number => {
     const i = d.rssClass[a]!;
     const j = d.rssClass[b]!;
     return addrBefore(d.remote[i]!, d.remote[j]!) || classServiceBefore(i, j) || d.state[i]! - d.state[j]!;
+  };
+
+  // Ranks for topIds: an address's family and first bytes as one exact number (IPv4 below 2^32,
+  // IPv6 from 2^32 on, by its first six bytes); prefixes, services and remotes+services+states by
+  // the address they start with.
+  const addrRank = new Float64Array(d.addrFamily.length);
+  for (let id = 0; id < addrRank.length; id++) {
+    const o = d.addrOffset[id]!;
+    addrRank[id] =
+      d.addrFamily[id] === 4
+        ? keys[o]! * 2 ** 24 + keys[o + 1]! * 2 ** 16 + keys[o + 2]! * 2 ** 8 + keys[o + 3]!
+        : 2 ** 32 +
+          keys[o]! * 2 ** 40 +
+          keys[o + 1]! * 2 ** 32 +
+          keys[o + 2]! * 2 ** 24 +
+          keys[o + 3]! * 2 ** 16 +
+          keys[o + 4]! * 2 ** 8 +
+          keys[o + 5]!;
+  }
+  const rankBy = (size: number, addrOf: (id: number) => number): Float64Array => {
+    const r = new Float64Array(size);
+    for (let id = 0; id < size; id++) r[id] = addrRank[addrOf(id)]!;
+    return r;
+  };
+  // A prefix's rank is its address's with the host part cleared (the /24; IPv6 ranks stop before the /64 does).
+  const prefixRank = rankBy(d.prefixAddr.length, (p) => d.prefixAddr[p]!).map((r) => (r < 2 ** 32 ? r - (r % 256) : r));
+  const ranks: Record<Dimension, Float64Array> = {
+    src: addrRank,
+    dst: addrRank,
+    remote: addrRank,
+    service: rankBy(d.serviceClass.length, (sid) => d.dst[d.serviceClass[sid]!]!),
+    src_prefix: prefixRank,
+    remote_service_state: rankBy(d.rssClass.length, (rid) => d.remote[d.rssClass[rid]!]!),
   };
 
   const classPort = (i: number): number | null => (d.dport[i]! < 0 ? null : d.dport[i]!);
@@ -221,7 +260,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     extra: (id: number) => Partial<TopRow>,
   ): TopRow[] => {
     const sums = d.sums[dim];
-    return topIds(sums.count, meta.top, before).map((id) => {
+    return topIds(sums.count, meta.top, before, ranks[dim]).map((id) => {
       const row: TopRow = {
         ...extra(id),
         key: text(id),
@@ -334,7 +373,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     natted: d.totals[T_NATTED]!,
     timeouts: hist(0),
     established_timeouts: hist(HIST_TCP_ESTABLISHED),
-    local: describeLocal(local, topIds(d.localCount, 5, addrBefore).map(addr)),
+    local: describeLocal(local, topIds(d.localCount, 5, addrBefore, addrRank).map(addr)),
     distinct,
     top,
     elapsed_ms: meta.elapsedMs,
