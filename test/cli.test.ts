@@ -194,7 +194,9 @@ describe.each(BACKENDS)("output formats (%s backend)", (backend) => {
     // src 3, dst 2, remote 3, service 3, src_prefix 2, remote_service_state 3
     expect(rows).toHaveLength(1 + 3 + 2 + 3 + 3 + 2 + 3);
     expect(rows).toContain("service,1,tcp 10.1.0.1:22,2,0.4,0,9,1500,tcp,10.1.0.1,22,,");
-    expect(rows).toContain("service,3,tcp [2001:db8::1]:80,1,0.2,0,0,0,tcp,2001:db8::1,80,,");
+    // Equal counts: IPv4 addresses before IPv6, then protocol name.
+    expect(rows).toContain("service,2,icmp 10.1.0.1,1,0.2,0,0,0,icmp,10.1.0.1,,,");
+    expect(rows).toContain("service,3,udp 10.1.0.1:53,1,0.2,1,0,0,udp,10.1.0.1,53,,");
     expect(rows).toContain("dst,1,10.1.0.1,4,0.8,1,9,1500,,10.1.0.1,,,");
     for (const row of rows) expect(row.split(",").length).toBe(13);
   });
