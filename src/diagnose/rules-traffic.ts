@@ -246,11 +246,6 @@ interface SourceGroups {
   kept: Uint8Array;
 }
 
-/** Key of class i's service: destination id, then port and protocol, as one number. */
-function serviceKey(f: FlowColumns, i: number): number {
-  return f.dst[i]! * 0x2000000 + (f.dport[i]! + 1) * 256 + f.proto[i]!;
-}
-
 function groupSources(ctx: RuleContext, keep: (i: number) => boolean): SourceGroups {
   const f = ctx.flows;
   const g: SourceGroups = {
@@ -402,23 +397,13 @@ function distributedTargets(ctx: RuleContext, g: SourceGroups, reported: readonl
     if (isUnreplied(f, i)) r.unreplied += f.count[i]!;
     if (r.prefixes.size < DISTRIBUTED_PREFIXES) r.prefixes.add(prefix);
   }
-  // All entries (any state) of the candidate services; most classes are ruled out by their destination.
-  const totals = new Map<number, number>();
-  const dsts = new Uint8Array(f.addresses);
-  for (const sid of rest.keys()) {
-    totals.set(serviceKey(f, g.serviceClass[sid]!), 0);
-    dsts[f.dst[g.serviceClass[sid]!]!] = 1;
-  }
-  for (let i = 0; i < f.n; i++) {
-    if (dsts[f.dst[i]!] === 0) continue;
-    const k = serviceKey(f, i);
-    const n = totals.get(k);
-    if (n !== undefined) totals.set(k, n + f.count[i]!);
-  }
+  // All entries (any state) of each service.
+  const totals = new Float64Array(f.services);
+  for (let i = 0; i < f.n; i++) totals[f.service[i]!]! += f.count[i]!;
   const out: Target[] = [];
   for (const [sid, r] of rest) {
     const i = g.serviceClass[sid]!;
-    const all = totals.get(serviceKey(f, i))!;
+    const all = totals[sid]!;
     if (r.count < min || r.prefixes.size < DISTRIBUTED_PREFIXES) continue;
     if (r.count * 2 < all && r.count < 10 * min) continue;
     out.push({ i, count: r.count, unreplied: r.unreplied, prefixes: r.prefixes.size, families: familiesOf(g.serviceFamilies[sid]!) });

@@ -136,7 +136,7 @@ export function getBackend(choice?: BackendChoice): Backend {
     return {
       add(keys, values) {
         // Checked here so that a bad table fails the same way whichever backend merges.
-        checkTable("mergeTables", keys, values, keys.length / KEY_BYTES);
+        checkTable("tableMerge", keys, values, keys.length / KEY_BYTES);
         m.add(keys, values);
       },
       take: () => m.take(),
@@ -146,11 +146,6 @@ export function getBackend(choice?: BackendChoice): Backend {
     name: "native",
     scanBuffer: (bytes, start, end, filter) => addon.scanBuffer(bytes, start, end, filter),
     scanFile: (path, start, end, filter) => addon.scanFile(path, start, end, filter),
-    mergeTables: (tables) => {
-      const m = tableMerge();
-      for (const t of tables) m.add(t.keys, t.values);
-      return m.take();
-    },
     tableMerge,
     buildDimensions: (table, local, traffic) => {
       checkTable("buildDimensions", table.keys, table.values, table.size);

@@ -76,11 +76,10 @@ export interface Backend {
   /** Scan whole lines of a regular file in [start, end); the range is already newline-aligned. */
   scanFile(path: string, start: number, end: number, filter: CompiledFilter): ChunkAggregate;
   /**
-   * Sum several chunks' flow-class tables into one, keys in first-seen order (sums, and the
-   * largest timeout). Optional: without it the merge runs in TS (src/engine/flowtable.ts).
+   * A merge of chunks' flow-class tables, one chunk at a time as they arrive: keys in first-seen
+   * order, counts, packets and bytes summed, the largest timeout kept. Optional: without it the
+   * merge runs in TS (src/engine/flowtable.ts).
    */
-  mergeTables?(tables: ReadonlyArray<{ keys: Uint8Array; values: Float64Array }>): { keys: Uint8Array; values: Float64Array };
-  /** The same merge one chunk at a time, as chunks arrive (present with mergeTables). */
   tableMerge?(): TableMerge;
   /**
    * The dimensions of a merged table: ids per address, prefix, service, remote+service+state, and
