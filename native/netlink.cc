@@ -341,21 +341,6 @@ class NlSocket {
 
 }  // namespace
 
-Filter OwnedFilter::view() const {
-  Filter f;
-  f.proto = proto.data();
-  f.protoLen = proto.size();
-  f.state = state.data();
-  f.stateLen = state.size();
-  f.port = port.data();
-  f.portLen = port.size();
-  f.src = src.data();
-  f.srcLen = src.size();
-  f.dst = dst.data();
-  f.dstLen = dst.size();
-  return f;
-}
-
 ParseStatus parseConntrackMessages(const uint8_t* buf, size_t len, CtAggregate& agg) {
   return walkMessages(buf, len, [&](uint16_t type, const uint8_t* p, size_t n) {
     // Dump replies carry the request's type (GET); event-style messages carry NEW.

@@ -17,12 +17,6 @@
 
 namespace ctscope {
 
-/** A CompiledFilter copied out of JS, so that a dump can run off the main thread. */
-struct OwnedFilter {
-  std::vector<uint8_t> proto, state, port, src, dst;
-  Filter view() const;
-};
-
 /** One chunk's aggregate built from conntrack messages; same fields as Scanner's. */
 struct CtAggregate {
   explicit CtAggregate(const Filter& f) : filter(f) {}

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "flowtable.h"
 #include "layout.h"
@@ -23,6 +24,25 @@ struct Filter {
   size_t srcLen = 0;
   const uint8_t* dst = nullptr;
   size_t dstLen = 0;
+};
+
+/** A filter that owns its bytes (a dump off the main thread, the fuzzer); view() borrows them. */
+struct OwnedFilter {
+  std::vector<uint8_t> proto, state, port, src, dst;
+  Filter view() const {
+    Filter f;
+    f.proto = proto.data();
+    f.protoLen = proto.size();
+    f.state = state.data();
+    f.stateLen = state.size();
+    f.port = port.data();
+    f.portLen = port.size();
+    f.src = src.data();
+    f.srcLen = src.size();
+    f.dst = dst.data();
+    f.dstLen = dst.size();
+    return f;
+  }
 };
 
 /** Is the address (16 bytes) of this family inside one of the CIDRs of list (CIDR_BYTES each)? */

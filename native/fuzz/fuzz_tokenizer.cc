@@ -23,6 +23,7 @@
 #include "../tokenizer.h"
 
 using ctscope::Filter;
+using ctscope::OwnedFilter;
 using ctscope::Scanner;
 
 namespace {
@@ -37,24 +38,6 @@ uint64_t fnv(const uint8_t* d, size_t n) {
   for (size_t i = 0; i < n; i++) h = (h ^ d[i]) * 1099511628211ULL;
   return h;
 }
-
-struct OwnedFilter {
-  std::vector<uint8_t> proto, state, port, src, dst;
-  Filter view() const {
-    Filter f;
-    f.proto = proto.data();
-    f.protoLen = proto.size();
-    f.state = state.data();
-    f.stateLen = state.size();
-    f.port = port.data();
-    f.portLen = port.size();
-    f.src = src.data();
-    f.srcLen = src.size();
-    f.dst = dst.data();
-    f.dstLen = dst.size();
-    return f;
-  }
-};
 
 /** A filter chosen by the hash bits: empty most of the time, every field sometimes. */
 OwnedFilter filterFor(uint64_t h) {
