@@ -85,11 +85,17 @@ describe.skipIf(!support.ok)("a flooded table, live", () => {
       expect(d.top.src).toHaveLength(1);
     }
     const times = docs.map((d) => Date.parse(d.live.time));
-    for (let i = 2; i < times.length; i++) {
-      const gap = times[i]! - times[i - 1]!;
-      expect(gap).toBeGreaterThan(600);
-      expect(gap).toBeLessThan(1600);
-    }
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    const why = `gaps ${gaps.join(" ")} ms`;
+    console.log(`live-flood: ${why}`);
+    // On the interval grid: never two documents within half an interval (a late tick skips the next
+    // grid point), and the typical gap is the interval itself. A starved host may skip one point.
+    const sorted = [...gaps].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    expect(median, why).toBeGreaterThan(900);
+    expect(median, why).toBeLessThan(1100);
+    expect(sorted[0], why).toBeGreaterThanOrEqual(490);
+    expect(sorted[sorted.length - 1], why).toBeLessThan(2600);
     // A full scan of this table costs more than a second: the next one waits, the documents do not.
     const period = docs[docs.length - 1]!.live.scan!.period_s;
     expect(period).toBeGreaterThan(1);

@@ -9,7 +9,7 @@ import { effectiveFill, liveDocument, liveInfo, type TickInput } from "../src/li
 import { type HostReading, KernelLogWatcher, statsFromRows } from "../src/live/host.js";
 import { counterRate, GROWTH_WINDOW_MS, Meter, timeToFull } from "../src/live/meter.js";
 import { parseInterval, validateLiveOptions } from "../src/live/options.js";
-import { nextScanPeriodMs } from "../src/live/sampler.js";
+import { nextScanPeriodMs, nextTickMs } from "../src/live/sampler.js";
 import { factsWith } from "../src/live/session.js";
 
 function stats(totals: Record<string, number>): ConntrackStats {
@@ -91,6 +91,23 @@ describe("the scan period", () => {
     expect(nextScanPeriodMs(1000, 600, 1200)).toBe(3000);
     expect(nextScanPeriodMs(500, 1000, 100)).toBe(2000);
     expect(nextScanPeriodMs(1000, 1000, 1000, 1)).toBe(1000);
+  });
+});
+
+describe("the tick grid", () => {
+  it("is start + k * interval, whatever a tick costs", () => {
+    expect(nextTickMs(1000, 5, Number.NEGATIVE_INFINITY)).toBe(1000);
+    expect(nextTickMs(1000, 1012, 1003)).toBe(2000);
+    expect(nextTickMs(1000, 1480, 1470)).toBe(2000);
+    expect(nextTickMs(500, 2250, 2010)).toBe(2500);
+  });
+
+  it("skips the next point after a tick that ran late, so ticks stay half an interval apart", () => {
+    expect(nextTickMs(1000, 1998, 1998)).toBe(3000);
+    expect(nextTickMs(1000, 1700, 1600)).toBe(3000);
+    expect(nextTickMs(1000, 1499, 1499)).toBe(2000);
+    // A tick that overran whole intervals resumes on the grid, not in a burst.
+    expect(nextTickMs(1000, 4300, 4300)).toBe(5000);
   });
 });
 

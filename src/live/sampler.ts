@@ -29,6 +29,16 @@ export function nextScanPeriodMs(intervalMs: number, wallMs: number, cpuMs: numb
   return Math.ceil(period / intervalMs - 1e-9) * intervalMs;
 }
 
+/**
+ * When the next tick is due, in ms since the start: the next point of the start + k * interval grid,
+ * whatever a tick costs. A tick that ran late (a starved host) skips the grid point right after it,
+ * so that two ticks never land within half an interval of each other.
+ */
+export function nextTickMs(intervalMs: number, elapsedMs: number, lastTickMs: number): number {
+  const earliest = Math.max(elapsedMs, lastTickMs + intervalMs / 2);
+  return (Math.floor(earliest / intervalMs) + 1) * intervalMs;
+}
+
 function rethrow(r: Extract<ScanReply, { ok: false }>): never {
   if (r.name === "InputError") throw new InputError(r.message, r.path);
   if (r.name === "UsageError") throw new UsageError(r.message);

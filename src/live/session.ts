@@ -16,7 +16,7 @@ import { HostReader, type HostReading, KernelLogWatcher } from "./host.js";
 import { Meter } from "./meter.js";
 import { netlinkAddon } from "./netlink.js";
 import type { LiveSourceName, ValidLiveOptions } from "./options.js";
-import { nextScanPeriodMs, Sampler } from "./sampler.js";
+import { nextScanPeriodMs, nextTickMs, Sampler } from "./sampler.js";
 import { diagnoseSnapshot, type ScanRequest, type ScanResult, scanSnapshot } from "./scan.js";
 import { chooseSource, SOURCE_LABELS } from "./sources.js";
 import { Screen } from "./terminal.js";
@@ -161,6 +161,8 @@ class LiveSession {
   private nextScanAt = 0;
   private scanError: string | null = null;
   private tickSeq = 0;
+  private lastTickAt = Number.NEGATIVE_INFINITY;
+  private nextTickAt = Number.POSITIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
   private doc: LiveDocument | null = null;
   private sort: SortKey = "count";
@@ -247,9 +249,9 @@ class LiveSession {
 
   private schedule(): void {
     if (!this.finish) return;
-    // Ticks stay on the start + k * interval grid, whatever a tick costs.
     const elapsed = performance.now() - this.started;
-    const next = (Math.floor(elapsed / this.intervalMs) + 1) * this.intervalMs;
+    const next = nextTickMs(this.intervalMs, elapsed, this.lastTickAt - this.started);
+    this.nextTickAt = this.started + next;
     this.timer = setTimeout(() => void this.tick(), next - elapsed);
   }
 
@@ -279,6 +281,7 @@ class LiveSession {
     if (now - this.factsAt > FACTS_REFRESH_MS) void this.refreshFacts();
     if (!this.sampler.busy && now >= this.nextScanAt) this.startScan(reading);
     this.tickSeq++;
+    this.lastTickAt = now;
     const info = liveInfo({
       seq: this.tickSeq,
       startedAt: this.started,
@@ -323,8 +326,9 @@ class LiveSession {
             entries: result.entries,
           },
         };
-        // The first scan shows at once; later ones at the next tick.
-        if (this.scanSeq === 1 && this.doc && !this.paused) {
+        // The first scan shows at once, unless a tick is about to show it; later ones at the next tick.
+        const tickSoon = this.ticking || this.nextTickAt - performance.now() < this.intervalMs / 2;
+        if (this.scanSeq === 1 && this.doc && !this.paused && !tickSoon) {
           this.doc = liveDocument(result.doc, { ...this.doc.live, scan: this.scan.info });
           this.tracker.observe(this.doc as ViewDoc);
           this.emit();
