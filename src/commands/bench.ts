@@ -17,6 +17,7 @@ import { type CachedDump, ensureDump } from "../gen/cache.js";
 import { GEN_FORMATS, type GenFormat } from "../gen/model.js";
 import { comparableTruth, tallyAggregate } from "../gen/tally.js";
 import { KEY_BYTES } from "../parse/layout.js";
+import { fmtInt as groupDigits } from "../report/text-table.js";
 
 export interface ScanResult {
   dump: string;
@@ -440,7 +441,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 }
 
 const fmt = (v: number | null, digits = 1): string => (v === null || !Number.isFinite(v) ? "—" : v.toFixed(digits));
-const fmtInt = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "—");
+const fmtInt = (v: number): string => (Number.isFinite(v) ? groupDigits(v) : "—");
 const verdict = (v: boolean | null): string => (v === null ? "n/a" : v ? "yes" : "NO");
 
 function tables(r: BenchReport): { title: string; head: string[]; rows: string[][] }[] {

@@ -3,6 +3,7 @@
 import { allocColumns, type FlowColumns, portOf, protoOf } from "../engine/flow-columns.js";
 import type { Snapshot } from "../engine/types.js";
 import { F_UNREPLIED, P_TCP, P_UDP, P_UDPLITE, S_ESTABLISHED, S_SYN_RECV, S_SYN_SENT, S_SYN_SENT2 } from "../parse/layout.js";
+import { fmtInt } from "../report/text-table.js";
 import type { Thresholds } from "./thresholds.js";
 import type { Anomaly, Health, HostFacts, KernelLogFacts, Severity } from "./types.js";
 
@@ -60,7 +61,7 @@ export function severityRank(s: Severity): number {
 
 /** Integer with thousands separators. */
 export function int(n: number): string {
-  return Math.round(n).toLocaleString("en-US");
+  return fmtInt(n);
 }
 
 /** Percent with one decimal, from a 0..1 share. */

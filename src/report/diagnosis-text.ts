@@ -4,6 +4,7 @@
  */
 import { createColors } from "picocolors";
 import type { Anomaly, Diagnosis, Health, Severity } from "../diagnose/types.js";
+import { fmtInt } from "./text-table.js";
 
 export interface DiagnosisTextOptions {
   color: boolean;
@@ -11,7 +12,7 @@ export interface DiagnosisTextOptions {
   width?: number;
 }
 
-const int = (n: number): string => Math.round(n).toLocaleString("en-US");
+const int = fmtInt;
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
 function bytes(n: number): string {

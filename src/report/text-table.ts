@@ -39,8 +39,18 @@ export function renderTable(
   return [opts.header ? opts.header(head) : head, ...cells.map(line)].join("\n");
 }
 
+/**
+ * An integer with comma thousands separators (en-US style). By hand: the first toLocaleString call
+ * loads ICU locale data, which costs a one-shot run tens of milliseconds.
+ */
 export function fmtInt(n: number): string {
-  return Math.round(n).toLocaleString("en-US");
+  const r = Math.round(n);
+  if (!Number.isFinite(r)) return String(r);
+  const digits = String(Math.abs(r));
+  if (digits.length <= 3 || digits.includes("e")) return r < 0 ? `-${digits}` : digits;
+  let out = digits.slice(0, digits.length % 3 || 3);
+  for (let i = out.length; i < digits.length; i += 3) out += `,${digits.slice(i, i + 3)}`;
+  return r < 0 ? `-${out}` : out;
 }
 
 export function fmtPct(x: number, digits = 1): string {
