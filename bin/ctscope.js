@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-import { main } from "../dist/cli.js";
+// A one-shot live snapshot starts its kernel dump first, so that it runs while the rest loads.
+import { startEarlyDump } from "../dist/live/early-dump.js";
+
+startEarlyDump(process.argv.slice(2));
+const { main } = await import("../dist/cli.js");
 
 main(process.argv).then(
   (code) => {

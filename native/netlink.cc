@@ -14,8 +14,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <new>
+#include <thread>
 #include <utility>
 
 namespace ctscope {
@@ -348,9 +352,101 @@ ParseStatus parseConntrackMessages(const uint8_t* buf, size_t len, CtAggregate& 
   });
 }
 
+namespace {
+
+/**
+ * The kernel formats the table inside recv(), one datagram of up to 32 KiB per call: a second
+ * thread receives while this one parses, so that parsing overlaps the kernel's work instead of
+ * adding to it. A few buffers circulate between the two.
+ */
+bool dumpPipelined(NlSocket& sock, CtAggregate& agg, NetlinkFailure& fail) {
+  constexpr size_t SLOTS = 8;
+  struct Datagram {
+    size_t slot;
+    ssize_t n;
+    ParseStatus st;
+  };
+  std::vector<std::vector<uint8_t>> bufs(SLOTS, std::vector<uint8_t>(RECV_BYTES));
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Datagram> received;
+  std::vector<size_t> spare;
+  for (size_t i = 0; i < SLOTS; i++) spare.push_back(i);
+  bool stop = false;
+  NetlinkFailure recvFail;
+
+  std::thread receiver([&] {
+    for (;;) {
+      size_t slot;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return stop || !spare.empty(); });
+        if (stop) return;
+        slot = spare.back();
+        spare.pop_back();
+      }
+      NetlinkFailure f;
+      const ssize_t n = sock.receive(bufs[slot], f);
+      // Only the end of the dump is looked for here (headers only); the parser reads the rest.
+      const ParseStatus st = n > 0 ? walkMessages(bufs[slot].data(), static_cast<size_t>(n), [](uint16_t, const uint8_t*, size_t) {})
+                                   : ParseStatus{};
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (n < 0) recvFail = f;
+        received.push_back({slot, n, st});
+      }
+      cv.notify_all();
+      if (n <= 0 || st.done || st.error != 0) return;
+    }
+  });
+  // Whatever happens below (an error, bad_alloc), the receiver is stopped and joined first.
+  struct Join {
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& stop;
+    std::thread& t;
+    ~Join() {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        stop = true;
+      }
+      cv.notify_all();
+      t.join();
+    }
+  } join{mu, cv, stop, receiver};
+
+  for (;;) {
+    Datagram d;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return !received.empty(); });
+      d = received.front();
+      received.pop_front();
+    }
+    if (d.n < 0) {
+      fail = recvFail;
+      return false;
+    }
+    const ParseStatus st = parseConntrackMessages(bufs[d.slot].data(), static_cast<size_t>(d.n), agg);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      spare.push_back(d.slot);
+    }
+    cv.notify_all();
+    if (st.error != 0) {
+      fail = {st.error, "ctnetlink dump (IPCTNL_MSG_CT_GET)"};
+      return false;
+    }
+    if (st.done || d.n == 0) return true;
+  }
+}
+
+}  // namespace
+
 bool dumpConntrack(CtAggregate* agg, std::vector<uint8_t>* raw, NetlinkFailure& fail) {
   NlSocket sock;
   if (!sock.open(fail) || !sock.request(IPCTNL_MSG_CT_GET, NLM_F_DUMP, fail)) return false;
+  if (agg && !raw) return dumpPipelined(sock, *agg, fail);
   std::vector<uint8_t> buf(RECV_BYTES);
   Filter none;
   CtAggregate scratch(none);  // raw-only recording still needs to see DONE

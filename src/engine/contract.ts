@@ -51,6 +51,11 @@ export function emptyFilter(): CompiledFilter {
   };
 }
 
+/** Whether a compiled filter keeps every entry. */
+export function isEmptyFilter(f: CompiledFilter): boolean {
+  return f.protoMask.length + f.stateMask.length + f.portMask.length + f.src.length + f.dst.length === 0;
+}
+
 /** An incremental merge of chunk tables. */
 export interface TableMerge {
   add(keys: Uint8Array, values: Float64Array): void;

@@ -50,10 +50,15 @@ export class Merger {
     for (let i = 0; i < COUNTER_FIELDS; i++) this.counters[i]! += agg.counters[i]!;
     for (let i = 0; i < HIST_FIELDS; i++) this.hist[i]! += agg.hist[i]!;
     if (this.native) {
-      // Read already: the merge goes on from what was handed over.
-      if (this.merged) this.native.add(this.merged.keys, this.merged.values);
-      this.merged = null;
-      this.native.add(agg.keys, agg.values);
+      if (this.chunks.length === 0) {
+        // A chunk's classes are already distinct and in first-seen order: alone, it is the merged table.
+        this.merged = { size: agg.keys.length / KEY_BYTES, keys: agg.keys, values: agg.values };
+      } else {
+        // Read already, or the first chunk: the merge goes on from that table.
+        if (this.merged) this.native.add(this.merged.keys, this.merged.values);
+        this.merged = null;
+        this.native.add(agg.keys, agg.values);
+      }
     } else {
       this.tsTable.mergeFrom(agg.keys, agg.values, agg.keys.length / KEY_BYTES);
     }

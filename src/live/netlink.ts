@@ -2,7 +2,7 @@
  * The addon's ctnetlink exports (native/netlink.cc): the table dump `conntrack -L` uses, the
  * global count and the per-CPU statistics, read straight from the kernel without a subprocess.
  */
-import { nativeAddon } from "../engine/backend.js";
+import { nativeAddon } from "../engine/addon.js";
 import type { ChunkAggregate, CompiledFilter } from "../engine/contract.js";
 
 /** Per-CPU counters as `conntrack -S` names them. */

@@ -11,13 +11,14 @@ import { diagnose, diagnosisToJson, type Thresholds } from "../diagnose/index.js
 import type { Diagnosis, HostFacts } from "../diagnose/types.js";
 import { analyze } from "../engine/analyze.js";
 import { backendInfo, getBackend } from "../engine/backend.js";
-import type { BackendChoice } from "../engine/contract.js";
+import { type BackendChoice, isEmptyFilter } from "../engine/contract.js";
 import { compileFilter, type FilterOptions, parseCidrs } from "../engine/filter.js";
 import { Merger } from "../engine/merge.js";
 import { buildSnapshot, type LocalSpec } from "../engine/snapshot.js";
 import type { Snapshot } from "../engine/types.js";
 import { CtscopeError, describeErrno, InputError } from "../errors.js";
 import { toJsonObject } from "../report/serialize.js";
+import { takeEarlyDump } from "./early-dump.js";
 import { explainNetlinkError, netlinkAddon } from "./netlink.js";
 import type { LiveSourceName } from "./options.js";
 import { CONNTRACK_ARGS, PROC_TABLE, SOURCE_LABELS } from "./sources.js";
@@ -58,7 +59,8 @@ async function netlinkSnapshot(req: ScanRequest): Promise<Snapshot> {
   const local = localSpec(req);
   let agg: Awaited<ReturnType<typeof addon.netlinkDump>>;
   try {
-    agg = await addon.netlinkDump(filter);
+    // A one-shot run may have started this very dump while it loaded (early-dump.ts).
+    agg = await ((isEmptyFilter(filter) ? takeEarlyDump() : null) ?? addon.netlinkDump(filter));
   } catch (err) {
     throw new InputError(explainNetlinkError(err));
   }
