@@ -92,11 +92,14 @@ export function topIds(count: Float64Array, n: number, before: (a: number, b: nu
   // hundreds of thousands on a flood, all with count 1) the first in key order fill the remaining places.
   const above: number[] = [];
   const tied = new TiedSelection(n, before, rank);
+  // The rank of the last kept tie once the selection is full: the loop turns most offers away
+  // itself, so that it stays small and fast even while the code is still cold (one-shot runs).
+  let bar = Number.POSITIVE_INFINITY;
   for (let i = 0; i < count.length; i++) {
     const v = count[i]!;
     if (v <= 0 || v < cutoff) continue;
     if (v > cutoff) above.push(i);
-    else tied.offer(i);
+    else if (rank[i]! <= bar) bar = tied.offer(i);
   }
   above.sort((x, y) => count[y]! - count[x]! || before(x, y));
   return [...above, ...tied.sorted()].slice(0, n);
@@ -118,20 +121,22 @@ class TiedSelection {
     this.bounded = k <= 256;
   }
 
-  offer(id: number): void {
+  /** Offers id; returns the rank above which later offers cannot be kept (Infinity until full). */
+  offer(id: number): number {
     const a = this.items;
     if (!this.bounded) {
       a.push(id);
-      return;
+      return Number.POSITIVE_INFINITY;
     }
     if (a.length === this.k) {
       const last = a[a.length - 1]!;
-      if (this.rank[id]! > this.rank[last]! || this.before(id, last) >= 0) return;
+      if (this.rank[id]! > this.rank[last]! || this.before(id, last) >= 0) return this.rank[last]!;
     }
     let j = a.length;
     while (j > 0 && this.before(a[j - 1]!, id) > 0) j--;
     a.splice(j, 0, id);
     if (a.length > this.k) a.pop();
+    return a.length === this.k ? this.rank[a[a.length - 1]!]! : Number.POSITIVE_INFINITY;
   }
 
   sorted(): number[] {
