@@ -1,5 +1,4 @@
 import { accessSync, constants } from "node:fs";
-import { networkInterfaces } from "node:os";
 import { type Command, Option } from "@commander-js/extra-typings";
 import {
   collectLiveHostFacts,
@@ -16,7 +15,9 @@ import {
 import { type AnalyzeOptions, analyze, defaultThreads } from "../engine/analyze.js";
 import type { Snapshot } from "../engine/types.js";
 import { InputError, UsageError } from "../errors.js";
+import { hostAddresses } from "../live/host.js";
 import { parseInterval, runLive, SOURCE_CHOICES, type SourceChoice } from "../live/index.js";
+import { useColor } from "../report/color.js";
 import { renderDiagnosisText } from "../report/diagnosis-text.js";
 import { renderHuman } from "../report/human.js";
 import { createProgress } from "../report/progress.js";
@@ -33,22 +34,6 @@ export function intOption(name: string, min: number, max: number): (v: string) =
       throw new UsageError(`${name} must be a whole number from ${min} to ${max} (got "${v}")`);
     return Number(v);
   };
-}
-
-/** This host's interface addresses, as exact CIDRs. */
-export function hostAddresses(): string[] {
-  const out: string[] = [];
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) out.push(`${a.address.split("%")[0]}/${a.family === "IPv4" ? 32 : 128}`);
-  }
-  return out;
-}
-
-/** Whether colour is wanted on this stream: a TTY, and NO_COLOR unset. */
-export function useColor(stream: NodeJS.WriteStream): boolean {
-  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== "") return false;
-  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== "0") return true;
-  return stream.isTTY === true;
 }
 
 /** Shared by analyze and check: inputs, engine and filter options. */

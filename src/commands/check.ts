@@ -4,7 +4,6 @@
  * 2 CRITICAL, 3 UNKNOWN. Any error is UNKNOWN with a one-line reason, never a stack trace.
  */
 import { accessSync, constants } from "node:fs";
-import { networkInterfaces } from "node:os";
 import type { Command } from "@commander-js/extra-typings";
 import { collectLiveHostFacts, loadOfflineHostFacts } from "../diagnose/hostfacts.js";
 import { diagnose, worstSeverity } from "../diagnose/index.js";
@@ -13,6 +12,7 @@ import type { Diagnosis, HostFacts } from "../diagnose/types.js";
 import type { Snapshot } from "../engine/types.js";
 import { UsageError } from "../errors.js";
 import { analyze } from "../index.js";
+import { hostAddresses } from "../live/host.js";
 import { camel, collect, LIVE_TABLE } from "./analyze.js";
 
 export type CheckCode = 0 | 1 | 2 | 3;
@@ -65,14 +65,6 @@ function readable(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-function hostCidrs(): string[] {
-  const out: string[] = [];
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) out.push(`${a.address.split("%")[0]}/${a.family === "IPv4" ? 32 : 128}`);
-  }
-  return out;
 }
 
 function thresholdsFrom(o: CheckOptions): Partial<Thresholds> {
@@ -176,7 +168,7 @@ export async function runCheck(o: CheckOptions, deps: CheckDeps = DEFAULT_DEPS):
           backend,
           top: 10,
           local: o.local,
-          hostLocal: o.local ? undefined : hostCidrs(),
+          hostLocal: o.local ? undefined : hostAddresses(),
         });
       }
     }

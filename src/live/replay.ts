@@ -3,8 +3,8 @@
  * interval, with the same keys. For tests and demos; nothing is read from the kernel.
  */
 import { readFileSync } from "node:fs";
-import { useColor } from "../commands/analyze.js";
 import { describeErrno, InputError } from "../errors.js";
+import { useColor } from "../report/color.js";
 import type { ViewDoc } from "./document.js";
 import type { ValidLiveOptions } from "./options.js";
 import { ScanTracker } from "./session.js";

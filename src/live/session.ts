@@ -5,14 +5,14 @@
  * table of any size.
  */
 import { appendFileSync } from "node:fs";
-import { hostAddresses, useColor } from "../commands/analyze.js";
 import { collectHostFactsFromTexts, collectLiveHostFacts, resolveThresholds } from "../diagnose/index.js";
 import type { HostFacts } from "../diagnose/types.js";
 import { compileFilter, parseCidrs } from "../engine/filter.js";
 import { CtscopeError } from "../errors.js";
+import { useColor } from "../report/color.js";
 import { renderDiagnosisText } from "../report/diagnosis-text.js";
 import { type LiveDocument, type LiveScanInfo, liveDocument, liveInfo, type ViewDoc } from "./document.js";
-import { HostReader, type HostReading, KernelLogWatcher } from "./host.js";
+import { HostReader, type HostReading, hostAddresses, KernelLogWatcher } from "./host.js";
 import { Meter } from "./meter.js";
 import { netlinkAddon } from "./netlink.js";
 import type { LiveSourceName, ValidLiveOptions } from "./options.js";
