@@ -262,32 +262,20 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     Napi::Object sums = Napi::Object::New(env);
     const bool traffic = in.traffic;
     for (int d = 0; d < DIM_COUNT; d++) {
-      TableVector<Sum>& c = ids.sums[d];
-      const size_t m = c.size();
+      // Summed straight into the JS arrays: no table of sums to copy and free.
+      const size_t m = ids.sumSizes[d];
       const size_t t = traffic ? m : 0;
       Napi::Float64Array count = Napi::Float64Array::New(env, m);
       Napi::Float64Array unreplied = Napi::Float64Array::New(env, m);
       Napi::Float64Array packets = Napi::Float64Array::New(env, t);
       Napi::Float64Array bytes = Napi::Float64Array::New(env, t);
-      double* cp = count.Data();
-      double* up = unreplied.Data();
-      double* pp = packets.Data();
-      double* bp = bytes.Data();
-      for (size_t i = 0; i < m; i++) {
-        cp[i] = c[i].count;
-        up[i] = c[i].unreplied;
-      }
-      for (size_t i = 0; i < t; i++) {
-        pp[i] = c[i].packets;
-        bp[i] = c[i].bytes;
-      }
+      sumDimension(in, cols, d, SumArrays{count.Data(), unreplied.Data(), traffic ? packets.Data() : nullptr, traffic ? bytes.Data() : nullptr});
       Napi::Object s = Napi::Object::New(env);
       s.Set("count", count);
       s.Set("packets", packets);
       s.Set("bytes", bytes);
       s.Set("unreplied", unreplied);
       sums.Set(DIMS[d], s);
-      TableVector<Sum>().swap(c);  // copied: free it before the next one is
     }
     out.Set("sums", sums);
     out.Set("stateCounts", float64Array(env, ids.stateCounts.data(), ids.stateCounts.size()));

@@ -92,17 +92,10 @@ inline uint32_t load32(const uint8_t* p) {
 /** How many classes ahead each pass prefetches: the tables are far bigger than the cache. */
 constexpr size_t AHEAD = 16;
 
-/** Adds class values to the sums of the ids in one id column, in class order. */
-void sumColumn(TableVector<Sum>& sums, const int32_t* id, size_t n, const double* vals) {
-  Sum* s = sums.data();
-  for (size_t i = 0; i < n; i++) {
-    if (i + AHEAD < n) __builtin_prefetch(s + id[i + AHEAD]);
-    const double* v = vals + i * VALUE_FIELDS;
-    Sum& d = s[id[i]];
-    d.count += v[V_COUNT];
-    d.packets += v[V_PACKETS];
-    d.bytes += v[V_BYTES];
-  }
+/** A class's id column of dimension d. */
+const int32_t* idColumn(const ClassColumns& out, int d) {
+  const int32_t* columns[DIM_COUNT] = {out.src, out.dst, out.remote, out.service, out.srcPrefix, out.rss};
+  return columns[d];
 }
 
 }  // namespace
@@ -288,18 +281,8 @@ const char* buildDimensions(const DimensionsInput& in, const ClassColumns& out, 
     }
   }
 
-  // Sums per id, one dimension at a time.
-  const int32_t* columns[DIM_COUNT] = {src, dst, out.remote, out.service, out.srcPrefix, out.rss};
   const size_t sizes[DIM_COUNT] = {addresses, addresses, addresses, ids.serviceClass.size(), ids.prefixAddr.size(), ids.rssClass.size()};
-  for (int d = 0; d < DIM_COUNT; d++) {
-    ids.sums[d].assign(sizes[d], Sum{});
-    sumColumn(ids.sums[d], columns[d], n, vals);
-  }
-  // Unreplied entries: few classes, a pass of their own.
-  for (size_t i = 0; i < n; i++) {
-    if ((out.flags[i] & F_UNREPLIED) == 0) continue;
-    for (int d = 0; d < DIM_COUNT; d++) ids.sums[d][columns[d][i]].unreplied += out.count[i];
-  }
+  for (int d = 0; d < DIM_COUNT; d++) ids.sumSizes[d] = sizes[d];
 
   double* stateCounts = ids.stateCounts.data();
   for (size_t i = 0; i < n; i++) {
@@ -325,6 +308,35 @@ const char* buildDimensions(const DimensionsInput& in, const ClassColumns& out, 
     ids.protoCounts[proto] += count;
   }
   return nullptr;
+}
+
+void sumDimension(const DimensionsInput& in, const ClassColumns& out, int d, const SumArrays& sums) {
+  const size_t n = in.n;
+  const double* vals = in.values;
+  const int32_t* id = idColumn(out, d);
+  double* count = sums.count;
+  if (sums.packets != nullptr && sums.bytes != nullptr) {
+    for (size_t i = 0; i < n; i++) {
+      if (i + AHEAD < n) {
+        __builtin_prefetch(count + id[i + AHEAD]);
+        __builtin_prefetch(sums.packets + id[i + AHEAD]);
+        __builtin_prefetch(sums.bytes + id[i + AHEAD]);
+      }
+      const double* v = vals + i * VALUE_FIELDS;
+      count[id[i]] += v[V_COUNT];
+      sums.packets[id[i]] += v[V_PACKETS];
+      sums.bytes[id[i]] += v[V_BYTES];
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      if (i + AHEAD < n) __builtin_prefetch(count + id[i + AHEAD]);
+      count[id[i]] += vals[i * VALUE_FIELDS + V_COUNT];
+    }
+  }
+  // Unreplied entries: usually few classes, a pass of their own.
+  for (size_t i = 0; i < n; i++) {
+    if ((out.flags[i] & F_UNREPLIED) != 0) sums.unreplied[id[i]] += out.count[i];
+  }
 }
 
 }  // namespace ctscope

@@ -25,12 +25,15 @@ constexpr int T_NATTED = 5;
 /** The dimensions' order in `sums`: src, dst, remote, service, src_prefix, remote_service_state. */
 constexpr int DIM_COUNT = 6;
 
-/** Sums of one id, side by side: one cache line holds all of them. */
-struct Sum {
-  double count = 0;
-  double unreplied = 0;
-  double packets = 0;
-  double bytes = 0;
+/**
+ * Where the sums of one dimension go, one double per id in each array, zero on entry (JS typed
+ * arrays, written in place). packets and bytes are null when the input carried no counters.
+ */
+struct SumArrays {
+  double* count;
+  double* unreplied;
+  double* packets;
+  double* bytes;
 };
 
 /** Per-class columns, written in place (n entries each, allocated by the caller as JS typed arrays). */
@@ -61,7 +64,8 @@ struct IdColumns {
   TableVector<int32_t> prefixAddr;
   TableVector<int32_t> serviceClass;
   TableVector<int32_t> rssClass;
-  TableVector<Sum> sums[DIM_COUNT];
+  /** Ids per dimension (the size of its sums). */
+  size_t sumSizes[DIM_COUNT] = {};
   std::vector<double> stateCounts = std::vector<double>(256 * STATE_SLOTS * STATE_COUNT_FIELDS);
   std::vector<double> protoCounts = std::vector<double>(256);
   double totals[TOTAL_FIELDS] = {};
@@ -81,5 +85,11 @@ struct DimensionsInput {
 
 /** Fills out and ids; returns the problem when a key is not one a scanner makes, else nullptr. */
 const char* buildDimensions(const DimensionsInput& in, const ClassColumns& out, IdColumns& ids);
+
+/**
+ * Sums of dimension d (in DIM_COUNT order) per id, after buildDimensions filled out and ids: into
+ * arrays of ids.sumSizes[d] doubles, so that they need no copy to become JS arrays.
+ */
+void sumDimension(const DimensionsInput& in, const ClassColumns& out, int d, const SumArrays& sums);
 
 }  // namespace ctscope
