@@ -149,6 +149,7 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
                              InstanceMethod("scanFile", &CtscopeAddon::ScanFile),
                              InstanceMethod("layout", &CtscopeAddon::Layout),
                              InstanceMethod("buildDimensions", &CtscopeAddon::BuildDimensions),
+                             InstanceMethod("topCandidates", &CtscopeAddon::TopCandidates),
                          });
     exports.Set("MergeTable", MergeTable::Define(env));
     registerNetlink(env, exports);
@@ -258,6 +259,15 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     out.Set("prefixAddr", int32Array(env, ids.prefixAddr.data(), ids.prefixAddr.size()));
     out.Set("serviceClass", int32Array(env, ids.serviceClass.data(), ids.serviceClass.size()));
     out.Set("rssClass", int32Array(env, ids.rssClass.data(), ids.rssClass.size()));
+    auto ranks = [&](const char* name, size_t m) {
+      Napi::Float64Array a = Napi::Float64Array::New(env, m);
+      out.Set(name, a);
+      return a.Data();
+    };
+    const size_t addresses = ids.addrFamily.size();
+    tieRanks(in, cols, ids,
+             RankArrays{ranks("addrRank", addresses), ranks("prefixRank", ids.prefixAddr.size()), ranks("serviceRank", ids.serviceClass.size()),
+                        ranks("rssRank", ids.rssClass.size())});
     static constexpr const char* DIMS[DIM_COUNT] = {"src", "dst", "remote", "service", "src_prefix", "remote_service_state"};
     Napi::Object sums = Napi::Object::New(env);
     const bool traffic = in.traffic;
@@ -282,6 +292,16 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     out.Set("protoCounts", float64Array(env, ids.protoCounts.data(), ids.protoCounts.size()));
     out.Set("totals", float64Array(env, ids.totals, TOTAL_FIELDS));
     return out;
+  }
+
+  /** topCandidates(count, rank, n): see src/engine/top.ts. Arguments are checked in TS. */
+  Napi::Value TopCandidates(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    const Napi::Float64Array count = info[0].As<Napi::Float64Array>();
+    const Napi::Float64Array rank = info[1].As<Napi::Float64Array>();
+    const size_t n = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
+    const std::vector<int32_t> ids = topCandidates(count.Data(), rank.Data(), count.ElementLength(), n);
+    return int32Array(env, ids.data(), ids.size());
   }
 
   Napi::Value Layout(const Napi::CallbackInfo& info) {

@@ -2,7 +2,10 @@
 // PairInterners do; sums are added in class order, so every double comes out identical.
 #include "dimensions.h"
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
+#include <queue>
 
 #include "tokenizer.h"
 
@@ -337,6 +340,83 @@ void sumDimension(const DimensionsInput& in, const ClassColumns& out, int d, con
   for (size_t i = 0; i < n; i++) {
     if ((out.flags[i] & F_UNREPLIED) != 0) sums.unreplied[id[i]] += out.count[i];
   }
+}
+
+void tieRanks(const DimensionsInput& in, const ClassColumns& out, const IdColumns& ids, const RankArrays& ranks) {
+  const size_t addresses = ids.addrFamily.size();
+  for (size_t id = 0; id < addresses; id++) {
+    const uint8_t* a = in.keys + static_cast<size_t>(ids.addrOffset[id]);
+    uint64_t r = 0;
+    if (ids.addrFamily[id] == 4) {
+      r = (static_cast<uint64_t>(a[0]) << 24) | (static_cast<uint64_t>(a[1]) << 16) | (static_cast<uint64_t>(a[2]) << 8) | a[3];
+    } else {
+      r = (uint64_t{1} << 32) + ((static_cast<uint64_t>(a[0]) << 40) | (static_cast<uint64_t>(a[1]) << 32) | (static_cast<uint64_t>(a[2]) << 24) |
+                                 (static_cast<uint64_t>(a[3]) << 16) | (static_cast<uint64_t>(a[4]) << 8) | a[5]);
+    }
+    ranks.addr[id] = static_cast<double>(r);
+  }
+  for (size_t p = 0; p < ids.prefixAddr.size(); p++) {
+    const double r = ranks.addr[ids.prefixAddr[p]];
+    // IPv4 ranks lose the host byte (the /24); IPv6 ranks stop before the /64 does.
+    ranks.prefix[p] = r < 4294967296.0 ? static_cast<double>(static_cast<uint64_t>(r) & ~uint64_t{255}) : r;
+  }
+  for (size_t sid = 0; sid < ids.serviceClass.size(); sid++) ranks.service[sid] = ranks.addr[out.dst[ids.serviceClass[sid]]];
+  for (size_t rid = 0; rid < ids.rssClass.size(); rid++) ranks.rss[rid] = ranks.addr[out.remote[ids.rssClass[rid]]];
+}
+
+namespace {
+
+/** The k-th smallest (kth == k - 1, ascending) of the values that pass, by a bounded heap when k is small. */
+template <typename Pass, typename Value, typename Less>
+double kthBy(size_t m, size_t k, Pass pass, Value value, Less less) {
+  if (k <= 4096) {
+    // The k best so far, the worst of them on top.
+    std::priority_queue<double, std::vector<double>, Less> heap(less);
+    for (size_t i = 0; i < m; i++) {
+      if (!pass(i)) continue;
+      const double v = value(i);
+      if (heap.size() < k) {
+        heap.push(v);
+      } else if (less(v, heap.top())) {
+        heap.pop();
+        heap.push(v);
+      }
+    }
+    return heap.top();
+  }
+  std::vector<double> all;
+  for (size_t i = 0; i < m; i++) {
+    if (pass(i)) all.push_back(value(i));
+  }
+  std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k - 1), all.end(), less);
+  return all[k - 1];
+}
+
+}  // namespace
+
+std::vector<int32_t> topCandidates(const double* count, const double* rank, size_t m, size_t n) {
+  size_t positive = 0;
+  for (size_t i = 0; i < m; i++) positive += count[i] > 0 ? 1 : 0;
+  std::vector<int32_t> out;
+  if (positive <= n) {
+    // Fewer ids than places (or exactly as many): all of them.
+    for (size_t i = 0; i < m; i++) {
+      if (count[i] > 0) out.push_back(static_cast<int32_t>(i));
+    }
+    return out;
+  }
+  // The n-th largest count, then the k-th smallest rank among the ids tied with it.
+  const double cutoff = kthBy(
+      m, n, [&](size_t i) { return count[i] > 0; }, [&](size_t i) { return count[i]; }, std::greater<double>());
+  size_t above = 0;
+  for (size_t i = 0; i < m; i++) above += count[i] > cutoff ? 1 : 0;
+  const size_t k = n - above;
+  const double bar = kthBy(
+      m, k, [&](size_t i) { return count[i] == cutoff; }, [&](size_t i) { return rank[i]; }, std::less<double>());
+  for (size_t i = 0; i < m; i++) {
+    if (count[i] > cutoff || (count[i] == cutoff && rank[i] <= bar)) out.push_back(static_cast<int32_t>(i));
+  }
+  return out;
 }
 
 }  // namespace ctscope

@@ -92,4 +92,21 @@ const char* buildDimensions(const DimensionsInput& in, const ClassColumns& out, 
  */
 void sumDimension(const DimensionsInput& in, const ClassColumns& out, int d, const SumArrays& sums);
 
+/** Where the tie ranks go (JS typed arrays of the sizes in IdColumns), as in dimensions.ts. */
+struct RankArrays {
+  double* addr;
+  double* prefix;
+  double* service;
+  double* rss;
+};
+
+/** The tie ranks of src/engine/dimensions.ts, after buildDimensions filled out and ids. */
+void tieRanks(const DimensionsInput& in, const ClassColumns& out, const IdColumns& ids, const RankArrays& ranks);
+
+/**
+ * The ids (ascending) that can be among the top n of count, as topCandidates in src/engine/top.ts:
+ * above the n-th largest count, or tied with it and ranked at most the k-th smallest tied rank.
+ */
+std::vector<int32_t> topCandidates(const double* count, const double* rank, size_t m, size_t n);
+
 }  // namespace ctscope

@@ -25,6 +25,7 @@ export interface NativeAddon {
   MergeTable: new () => TableMerge;
   /** Arguments checked by the caller: exactly n keys and n * VALUE_FIELDS values; cidrs as encodeCidrs. */
   buildDimensions(keys: Uint8Array, values: Float64Array, inferred: boolean, cidrs: Uint8Array, traffic: boolean): Dimensions;
+  topCandidates(count: Float64Array, rank: Float64Array, n: number): Int32Array;
 }
 
 export interface LoadAttempt {

@@ -91,4 +91,9 @@ export interface Backend {
    * their sums. Optional: without it they are built in TS (src/engine/dimensions.ts), equal in every field.
    */
   buildDimensions?(table: MergedTable, local: LocalSpec, traffic: boolean): Dimensions;
+  /**
+   * The ids that can be among the top n of a dimension's counts (src/engine/top.ts). Optional:
+   * without it they are picked in TS, the same ids.
+   */
+  topCandidates?(count: Float64Array, rank: Float64Array, n: number): Int32Array;
 }

@@ -96,6 +96,16 @@ export interface Dimensions {
   /** Per service id and per remote+service+state id: the first class that has it. */
   serviceClass: Int32Array;
   rssClass: Int32Array;
+  /**
+   * Tie ranks for the top tables, per id: a smaller rank always comes first in key order (equal
+   * ranks need the full comparison). An address's family and first bytes as one exact number
+   * (IPv4 below 2^32, IPv6 from 2^32 on, by its first six bytes); a prefix's the same with the
+   * host part cleared; services and remotes+services+states take their first address's.
+   */
+  addrRank: Float64Array;
+  prefixRank: Float64Array;
+  serviceRank: Float64Array;
+  rssRank: Float64Array;
   sums: Record<Dimension, Sums>;
   /** (protocol * STATE_SLOTS + state) * 4 + SC_*: entries, unreplied, assured, offloaded. */
   stateCounts: Float64Array;
@@ -390,6 +400,7 @@ export function buildDimensions(t: MergedTable, local: LocalSpec, traffic: boole
     protoCounts[p]! += count;
   }
 
+  const ranks = tieRanks(keys, addrFamily, addrOffset, prefixAddr.done(), dst, serviceClass.done(), remote, rssClass.done());
   return {
     family,
     proto,
@@ -413,6 +424,7 @@ export function buildDimensions(t: MergedTable, local: LocalSpec, traffic: boole
     prefixAddr: prefixAddr.done(),
     serviceClass: serviceClass.done(),
     rssClass: rssClass.done(),
+    ...ranks,
     sums: {
       src: bySrc.done(addresses),
       dst: byDst.done(addresses),
@@ -425,4 +437,42 @@ export function buildDimensions(t: MergedTable, local: LocalSpec, traffic: boole
     protoCounts,
     totals,
   };
+}
+
+/** The tie ranks of Dimensions (native/dimensions.cc computes the same numbers). */
+function tieRanks(
+  keys: Uint8Array,
+  addrFamily: Uint8Array,
+  addrOffset: Float64Array,
+  prefixAddr: Int32Array,
+  dst: Int32Array,
+  serviceClass: Int32Array,
+  remote: Int32Array,
+  rssClass: Int32Array,
+): Pick<Dimensions, "addrRank" | "prefixRank" | "serviceRank" | "rssRank"> {
+  const addrRank = new Float64Array(addrFamily.length);
+  for (let id = 0; id < addrRank.length; id++) {
+    const o = addrOffset[id]!;
+    addrRank[id] =
+      addrFamily[id] === 4
+        ? keys[o]! * 2 ** 24 + keys[o + 1]! * 2 ** 16 + keys[o + 2]! * 2 ** 8 + keys[o + 3]!
+        : 2 ** 32 +
+          keys[o]! * 2 ** 40 +
+          keys[o + 1]! * 2 ** 32 +
+          keys[o + 2]! * 2 ** 24 +
+          keys[o + 3]! * 2 ** 16 +
+          keys[o + 4]! * 2 ** 8 +
+          keys[o + 5]!;
+  }
+  const prefixRank = new Float64Array(prefixAddr.length);
+  for (let p = 0; p < prefixRank.length; p++) {
+    // IPv6 ranks stop before the /64 does, so they need no clearing.
+    const r = addrRank[prefixAddr[p]!]!;
+    prefixRank[p] = r < 2 ** 32 ? r - (r % 256) : r;
+  }
+  const serviceRank = new Float64Array(serviceClass.length);
+  for (let sid = 0; sid < serviceRank.length; sid++) serviceRank[sid] = addrRank[dst[serviceClass[sid]!]!]!;
+  const rssRank = new Float64Array(rssClass.length);
+  for (let rid = 0; rid < rssRank.length; rid++) rssRank[rid] = addrRank[remote[rssClass[rid]!]!]!;
+  return { addrRank, prefixRank, serviceRank, rssRank };
 }

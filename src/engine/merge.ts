@@ -38,9 +38,9 @@ export class Merger {
   /**
    * backend: with its tableMerge (native) each chunk is summed in native memory as it arrives, and
    * handed over once when the table is first read; without it, into a TS table. buildSnapshot
-   * uses its buildDimensions when it has one.
+   * uses its buildDimensions and topCandidates when it has them.
    */
-  constructor(readonly backend?: Pick<Backend, "tableMerge" | "buildDimensions">) {
+  constructor(readonly backend?: Pick<Backend, "tableMerge" | "buildDimensions" | "topCandidates">) {
     this.native = backend?.tableMerge?.() ?? null;
     this.tsTable = new FlowTable(this.native ? 16 : 4096);
   }

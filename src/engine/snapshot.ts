@@ -41,6 +41,7 @@ import {
 } from "./dimensions.js";
 import { classesOf, type FlowColumns } from "./flow-columns.js";
 import type { Merger } from "./merge.js";
+import { topCandidates, topIds } from "./top.js";
 import {
   DIMENSIONS,
   type Dimension,
@@ -60,88 +61,6 @@ export interface SnapshotMeta {
   bytes: number;
   top: number;
   elapsedMs: number;
-}
-
-/**
- * Ids of the top n keys of a dimension: count descending, ties in key order (`before`), without
- * making text. `rank`, per id, orders the keys roughly and agrees with `before` (a smaller rank is
- * always before): a flood offers hundreds of thousands of tied keys, and most are turned away by
- * one comparison of two numbers. One pass, no full sort.
- */
-export function topIds(count: Float64Array, n: number, before: (a: number, b: number) => number, rank: Float64Array): number[] {
-  // The n-th largest count: everything at or above it is a candidate (ties kept for the key order).
-  const best: number[] = [];
-  for (let i = 0; i < count.length; i++) {
-    const v = count[i]!;
-    if (v <= 0) continue;
-    if (best.length < n) {
-      best.push(v);
-      if (best.length === n) best.sort((x, y) => x - y);
-    } else if (v > best[0]!) {
-      best[0] = v;
-      // Restore ascending order (n is small).
-      for (let j = 0; j + 1 < n && best[j]! > best[j + 1]!; j++) {
-        const t = best[j]!;
-        best[j] = best[j + 1]!;
-        best[j + 1] = t;
-      }
-    }
-  }
-  const cutoff = best.length < n ? 0 : best[0]!;
-  // Keys above the cut-off are fewer than n and all in; among those at the cut-off (possibly
-  // hundreds of thousands on a flood, all with count 1) the first in key order fill the remaining places.
-  const above: number[] = [];
-  const tied = new TiedSelection(n, before, rank);
-  // The rank of the last kept tie once the selection is full: the loop turns most offers away
-  // itself, so that it stays small and fast even while the code is still cold (one-shot runs).
-  let bar = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < count.length; i++) {
-    const v = count[i]!;
-    if (v <= 0 || v < cutoff) continue;
-    if (v > cutoff) above.push(i);
-    else if (rank[i]! <= bar) bar = tied.offer(i);
-  }
-  above.sort((x, y) => count[y]! - count[x]! || before(x, y));
-  return [...above, ...tied.sorted()].slice(0, n);
-}
-
-/**
- * The k first ids in key order, offered one at a time. Small k: a sorted array of at most k (one
- * comparison rejects most offers); large k: collect and sort once.
- */
-class TiedSelection {
-  private readonly items: number[] = [];
-  private readonly bounded: boolean;
-
-  constructor(
-    private readonly k: number,
-    private readonly before: (a: number, b: number) => number,
-    private readonly rank: Float64Array,
-  ) {
-    this.bounded = k <= 256;
-  }
-
-  /** Offers id; returns the rank above which later offers cannot be kept (Infinity until full). */
-  offer(id: number): number {
-    const a = this.items;
-    if (!this.bounded) {
-      a.push(id);
-      return Number.POSITIVE_INFINITY;
-    }
-    if (a.length === this.k) {
-      const last = a[a.length - 1]!;
-      if (this.rank[id]! > this.rank[last]! || this.before(id, last) >= 0) return this.rank[last]!;
-    }
-    let j = a.length;
-    while (j > 0 && this.before(a[j - 1]!, id) > 0) j--;
-    a.splice(j, 0, id);
-    if (a.length > this.k) a.pop();
-    return a.length === this.k ? this.rank[a[a.length - 1]!]! : Number.POSITIVE_INFINITY;
-  }
-
-  sorted(): number[] {
-    return this.bounded ? this.items : this.items.sort(this.before).slice(0, this.k);
-  }
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -211,42 +130,17 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     return addrBefore(d.remote[i]!, d.remote[j]!) || classServiceBefore(i, j) || d.state[i]! - d.state[j]!;
   };
 
-  // Ranks for topIds: an address's family and first bytes as one exact number (IPv4 below 2^32,
-  // IPv6 from 2^32 on, by its first six bytes); prefixes, services and remotes+services+states by
-  // the address they start with.
-  const addrRank = new Float64Array(d.addrFamily.length);
-  for (let id = 0; id < addrRank.length; id++) {
-    const o = d.addrOffset[id]!;
-    addrRank[id] =
-      d.addrFamily[id] === 4
-        ? keys[o]! * 2 ** 24 + keys[o + 1]! * 2 ** 16 + keys[o + 2]! * 2 ** 8 + keys[o + 3]!
-        : 2 ** 32 +
-          keys[o]! * 2 ** 40 +
-          keys[o + 1]! * 2 ** 32 +
-          keys[o + 2]! * 2 ** 24 +
-          keys[o + 3]! * 2 ** 16 +
-          keys[o + 4]! * 2 ** 8 +
-          keys[o + 5]!;
-  }
-  // Plain loops: in a one-shot run this code is cold, and closures per id cost it several times over.
-  const prefixRank = new Float64Array(d.prefixAddr.length);
-  for (let p = 0; p < prefixRank.length; p++) {
-    // A prefix's rank is its address's with the host part cleared (the /24; IPv6 ranks stop before the /64 does).
-    const r = addrRank[d.prefixAddr[p]!]!;
-    prefixRank[p] = r < 2 ** 32 ? r - (r % 256) : r;
-  }
-  const serviceRank = new Float64Array(d.serviceClass.length);
-  for (let sid = 0; sid < serviceRank.length; sid++) serviceRank[sid] = addrRank[d.dst[d.serviceClass[sid]!]!]!;
-  const rssRank = new Float64Array(d.rssClass.length);
-  for (let rid = 0; rid < rssRank.length; rid++) rssRank[rid] = addrRank[d.remote[d.rssClass[rid]!]!]!;
   const ranks: Record<Dimension, Float64Array> = {
-    src: addrRank,
-    dst: addrRank,
-    remote: addrRank,
-    service: serviceRank,
-    src_prefix: prefixRank,
-    remote_service_state: rssRank,
+    src: d.addrRank,
+    dst: d.addrRank,
+    remote: d.addrRank,
+    service: d.serviceRank,
+    src_prefix: d.prefixRank,
+    remote_service_state: d.rssRank,
   };
+  const candidates = m.backend?.topCandidates ?? topCandidates;
+  const top = (count: Float64Array, n: number, rank: Float64Array, before: (a: number, b: number) => number): number[] =>
+    topIds(count, n, before, candidates(count, rank, n));
 
   const classPort = (i: number): number | null => (d.dport[i]! < 0 ? null : d.dport[i]!);
   const serviceOf = (i: number) => ({ proto: protoName(d.proto[i]!), addr: addr(d.dst[i]!), port: classPort(i) });
@@ -269,7 +163,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     extra: (id: number) => Partial<TopRow>,
   ): TopRow[] => {
     const sums = d.sums[dim];
-    return topIds(sums.count, meta.top, before, ranks[dim]).map((id) => {
+    return top(sums.count, meta.top, ranks[dim], before).map((id) => {
       const row: TopRow = {
         ...extra(id),
         key: text(id),
@@ -284,7 +178,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
       return row;
     });
   };
-  const top: Record<Dimension, TopRow[]> = {
+  const tops: Record<Dimension, TopRow[]> = {
     src: rows("src", addrBefore, addr, (id) => ({ addr: addr(id) })),
     dst: rows("dst", addrBefore, addr, (id) => ({ addr: addr(id) })),
     remote: rows("remote", addrBefore, addr, (id) => ({ addr: addr(id) })),
@@ -382,9 +276,9 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     natted: d.totals[T_NATTED]!,
     timeouts: hist(0),
     established_timeouts: hist(HIST_TCP_ESTABLISHED),
-    local: describeLocal(local, topIds(d.localCount, 5, addrBefore, addrRank).map(addr)),
+    local: describeLocal(local, top(d.localCount, 5, d.addrRank, addrBefore).map(addr)),
     distinct,
-    top,
+    top: tops,
     elapsed_ms: meta.elapsedMs,
   } as Omit<Snapshot, "classes" | "flows">;
   // Not enumerable: serialisers never see them; class objects are built only when asked for.
