@@ -28,6 +28,7 @@ export const NO_FLOWS: FlowColumns = {
   addresses: 0,
   prefixes: 0,
   services: 0,
+  remoteCount: new Float64Array(0),
   addr: () => "",
   prefix: () => "",
 };
@@ -117,6 +118,24 @@ export function isUnreplied(f: FlowColumns, i: number): boolean {
 
 export function isEstablished(f: FlowColumns, i: number): boolean {
   return f.proto[i] === P_TCP && f.state[i] === S_ESTABLISHED;
+}
+
+/**
+ * Entries (or unreplied entries) in the snapshot's state rows of these protocols, and of these
+ * states when given. An exact total: a rule whose subject cannot reach its threshold skips its
+ * pass over the classes.
+ */
+export function stateEntries(
+  ctx: RuleContext,
+  protos: readonly string[],
+  states: readonly string[] | null,
+  field: "count" | "unreplied" = "count",
+): number {
+  let n = 0;
+  for (const row of ctx.snapshot?.by_state ?? []) {
+    if (protos.includes(row.proto) && (states === null || (row.state !== null && states.includes(row.state)))) n += row[field];
+  }
+  return n;
 }
 
 /** Text order for tie-breaks: a < b. */

@@ -18,6 +18,7 @@ import {
   type RuleContext,
   r1,
   serviceOf,
+  stateEntries,
 } from "./context.js";
 import { DEFAULT_CLOSE_WAIT_TIMEOUT, recommendHashsize, recommendMax } from "./health.js";
 import type { Anomaly, Recommendation } from "./types.js";
@@ -225,7 +226,8 @@ export function idleEstablished(ctx: RuleContext, T: number, idle: number): { en
   const f = ctx.flows;
   const classes: number[] = [];
   let fromClasses = 0;
-  for (let i = 0; i < f.n; i++) {
+  const established = stateEntries(ctx, ["tcp"], ["ESTABLISHED"]);
+  for (let i = 0; established > 0 && i < f.n; i++) {
     const mt = f.maxTimeout[i]!;
     if (isEstablished(f, i) && mt >= 0 && mt < cutoff) {
       classes.push(i);

@@ -26,6 +26,7 @@ import {
   type RuleContext,
   r1,
   serviceOf,
+  stateEntries,
   textBefore,
 } from "./context.js";
 import { type Finding, found } from "./rules-table.js";
@@ -76,85 +77,43 @@ function lastIndexSorted(sorted: Float64Array, v: number): number {
   return lo - 1;
 }
 
-/**
- * Remote ids that may hold more than 1/(k+1) of all entries: weighted Misra–Gries over the
- * classes, one pass with k counters. Every remote above that share is among them (plus a few that are not).
- */
-export function heavyRemotes(f: FlowColumns, k: number): number[] {
-  // Counters by remote id (0 = not tracked), and the tracked ids: a lookup is one array read.
-  const val = new Float64Array(f.addresses);
-  let keys: number[] = [];
-  for (let i = 0; i < f.n; i++) {
-    const remote = f.remote[i]!;
-    const count = f.count[i]!;
-    if (val[remote]! > 0) {
-      val[remote]! += count;
-      continue;
-    }
-    if (keys.length < k) {
-      keys.push(remote);
-      val[remote] = count;
-      continue;
-    }
-    let m = count;
-    for (const r of keys) if (val[r]! < m) m = val[r]!;
-    const kept: number[] = [];
-    for (const r of keys) {
-      val[r]! -= m;
-      if (val[r]! > 0) kept.push(r);
-    }
-    keys = kept;
-    if (count > m) {
-      keys.push(remote);
-      val[remote] = count - m;
-    }
-  }
-  return keys;
-}
-
-/** Entries per remote id (a full pass; only run when some remote is a candidate). */
-function remoteCounts(f: FlowColumns): Float64Array {
-  const m = new Float64Array(f.addresses);
-  for (let i = 0; i < f.n; i++) m[f.remote[i]!]! += f.count[i]!;
-  return m;
-}
-
 export function dominantRemoteRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
   const f = ctx.flows;
   const minCount = Math.max(t.minEntries, (t.dominantSharePct / 100) * ctx.total);
   if (ctx.total < minCount) return [];
-  // Candidates without counting every remote (a spoofed flood has a million): heavy hitters, then
-  // exact counts; every remote is counted only once some remote qualifies (for the median), or for tiny shares.
-  const k = Math.ceil(100 / Math.max(t.dominantSharePct, 1e-9)) + 1;
-  let counts: Float64Array | null = null;
+  // Entries per remote come with the snapshot's dimensions: one pass over the remotes, none over the classes.
+  const counts = f.remoteCount;
   const candidates: Array<[number, number]> = [];
-  if (k <= 128) {
-    const exact = new Map(heavyRemotes(f, k).map((r) => [r, 0]));
-    for (let i = 0; i < f.n; i++) {
-      const n = exact.get(f.remote[i]!);
-      if (n !== undefined) exact.set(f.remote[i]!, n + f.count[i]!);
-    }
-    for (const e of exact) if (e[1] >= minCount) candidates.push(e);
-  } else {
-    counts = remoteCounts(f);
-    for (let r = 0; r < counts.length; r++) if (counts[r]! >= minCount) candidates.push([r, counts[r]!]);
+  let nRemotes = 0;
+  for (let r = 0; r < counts.length; r++) {
+    const n = counts[r]!;
+    if (n > 0) nRemotes++;
+    if (n >= minCount) candidates.push([r, n]);
   }
   if (candidates.length === 0) return [];
   candidates.sort((a, b) => b[1] - a[1] || textBefore(f.addr(a[0]), f.addr(b[0])));
   candidates.length = Math.min(candidates.length, 3);
-  counts ??= remoteCounts(f);
-  const present: number[] = [];
-  for (let r = 0; r < counts.length; r++) if (counts[r]! > 0) present.push(counts[r]!);
-  const nRemotes = present.length;
-  const sortedCounts = Float64Array.from(present).sort();
-  // Details of the candidates only.
-  const details = new Map<number, RemoteAgg>(
-    candidates.map(([r, n]) => [r, { count: n, halfOpen: 0, udpUnreplied: 0, established: 0, unreplied: 0, services: new Map() }]),
-  );
+  const sortedCounts = new Float64Array(nRemotes);
+  for (let r = 0, k = 0; r < counts.length; r++) if (counts[r]! > 0) sortedCounts[k++] = counts[r]!;
+  sortedCounts.sort();
+  // Details of the candidates only: a class is looked up by its remote id in a typed array.
+  const details: RemoteAgg[] = candidates.map(([, n]) => ({
+    count: n,
+    halfOpen: 0,
+    udpUnreplied: 0,
+    established: 0,
+    unreplied: 0,
+    services: new Map(),
+  }));
+  const slot = new Int8Array(counts.length).fill(-1);
+  candidates.forEach(([r], k) => {
+    slot[r] = k;
+  });
   for (let i = 0; i < f.n; i++) {
-    const r = details.get(f.remote[i]!);
-    if (!r) continue;
+    const k = slot[f.remote[i]!]!;
+    if (k < 0) continue;
+    const r = details[k]!;
     const count = f.count[i]!;
     const unrep = isUnreplied(f, i);
     if (isHalfOpen(f, i)) r.halfOpen += count;
@@ -167,8 +126,8 @@ export function dominantRemoteRule(ctx: RuleContext): Finding[] {
     else r.services.set(key, { count, i });
   }
   const out: Finding[] = [];
-  for (const [remoteId] of candidates) {
-    const r = details.get(remoteId)!;
+  for (const [k, [remoteId]] of candidates.entries()) {
+    const r = details[k]!;
     const remote = f.addr(remoteId);
     const sh = share(ctx, r.count);
     // Half-open or unreplied floods are the flood rules' subject.
@@ -445,6 +404,7 @@ function limitRec(subject: string, entries: number, timeout: number, what: strin
 export function synFloodRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
   const f = ctx.flows;
+  if (stateEntries(ctx, ["tcp"], ["SYN_SENT", "SYN_RECV", "SYN_SENT2"]) < t.synFloodEntries) return [];
   const keep = (i: number) => isHalfOpen(f, i) && isIncoming(f, i);
   let totalHalf = 0;
   for (let i = 0; i < f.n; i++) if (keep(i)) totalHalf += f.count[i]!;
@@ -603,6 +563,7 @@ export function scanRule(ctx: RuleContext): Finding[] {
 export function udpFloodRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
   const f = ctx.flows;
+  if (stateEntries(ctx, ["udp", "udplite"], null, "unreplied") < t.udpFloodEntries) return [];
   const keep = (i: number) => isUdpLike(f, i) && isUnreplied(f, i) && isIncoming(f, i);
   let total = 0;
   for (let i = 0; i < f.n; i++) if (keep(i)) total += f.count[i]!;

@@ -49,6 +49,8 @@ export interface FlowColumns {
   readonly addresses: number;
   readonly prefixes: number;
   readonly services: number;
+  /** Entries per address id as the remote side (the remote dimension's sums). */
+  readonly remoteCount: Float64Array;
   /** Canonical text of an address id (cached). */
   addr(id: number): string;
   /** "a.b.c.0/24" or "x:y::/64" of a prefix id (cached). */
@@ -179,8 +181,11 @@ export function columnsFromClasses(classes: readonly FlowClass[]): FlowColumns {
     cols.bytes[i] = c.bytes;
     cols.maxTimeout[i] = c.maxTimeout;
   });
+  const remoteCount = new Float64Array(addrText.length);
+  for (let i = 0; i < cols.n; i++) remoteCount[cols.remote[i]!]! += cols.count[i]!;
   return {
     ...cols,
+    remoteCount,
     addresses: addrText.length,
     prefixes: prefixText.length,
     services: serviceIds.size,

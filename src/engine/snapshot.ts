@@ -247,6 +247,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     addresses: d.addrFamily.length,
     prefixes: d.prefixAddr.length,
     services: d.serviceClass.length,
+    remoteCount: d.sums.remote.count,
     addr,
     prefix: prefixText,
   };
