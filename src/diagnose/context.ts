@@ -29,6 +29,7 @@ export const NO_FLOWS: FlowColumns = {
   prefixes: 0,
   services: 0,
   remoteCount: new Float64Array(0),
+  prefixCount: new Float64Array(0),
   addr: () => "",
   prefix: () => "",
 };

@@ -4,6 +4,7 @@
  * and the recommendations that answer it.
  */
 import { portOf, protoOf } from "../engine/flow-columns.js";
+import { PairInterner } from "../engine/pair-interner.js";
 import { deleteEstablishedCommand, hashsizeCommands, inspectCommand, sysctlCommands } from "./commands.js";
 import {
   type AnomalyDraft,
@@ -299,21 +300,30 @@ export function orphanRule(ctx: RuleContext): Finding[] {
   }
   const entries = Math.max(idle.entries, noTraffic);
   if (entries < ctx.t.minEntries) return [];
-  // Who holds them: the remote + service with most idle entries.
-  // Keyed by remote id, service and direction; text only for the busiest (ties by text).
-  const groups = new Map<string, { count: number; i: number }>();
-  for (const i of new Set([...idle.classes, ...noTrafficClasses])) {
-    const key = `${f.remote[i]} ${serviceOf(f, i)} ${isIncoming(f, i) ? "in" : "out"}`;
-    const g = groups.get(key);
-    if (g) g.count += f.count[i]!;
-    else groups.set(key, { count: f.count[i]!, i });
+  // Who holds them: the remote + service with most idle entries. Grouped by ids (remote, protocol,
+  // port, direction); text only for the groups tied for the most.
+  const inAny = new Uint8Array(f.n);
+  for (const i of idle.classes) inAny[i] = 1;
+  for (const i of noTrafficClasses) inAny[i] = 1;
+  const groups = new PairInterner();
+  const groupCount: number[] = [];
+  const groupClass: number[] = [];
+  for (let i = 0; i < f.n; i++) {
+    if (inAny[i] === 0) continue;
+    const port = f.dport[i]! < 0 ? 65536 : f.dport[i]!;
+    const g = groups.id(f.remote[i]!, (f.proto[i]! * 65537 + port) * 2 + (isIncoming(f, i) ? 1 : 0));
+    if (g === groupCount.length) {
+      groupCount.push(f.count[i]!);
+      groupClass.push(i);
+    } else groupCount[g]! += f.count[i]!;
   }
   let best = 0;
-  for (const g of groups.values()) best = Math.max(best, g.count);
+  for (const c of groupCount) best = Math.max(best, c);
   const tied = new Map<string, { count: number; i: number }>();
-  for (const g of groups.values()) {
-    if (g.count === best) tied.set(`${f.addr(f.remote[g.i]!)} ${serviceOf(f, g.i)} ${isIncoming(f, g.i) ? "in" : "out"}`, g);
-  }
+  groupCount.forEach((count, g) => {
+    const i = groupClass[g]!;
+    if (count === best) tied.set(`${f.addr(f.remote[i]!)} ${serviceOf(f, i)} ${isIncoming(f, i) ? "in" : "out"}`, { count, i });
+  });
   // Name the owner only when one remote + service holds a fair part of them; spread orphans are the timeout's fault.
   const first = byCountDesc(tied)[0];
   const topEntry = first && first[1].count >= Math.max(ORPHAN_OWNER_SHARE * entries, ctx.t.minEntries / 10) ? first : undefined;

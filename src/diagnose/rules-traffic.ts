@@ -490,10 +490,12 @@ export function scanRule(ctx: RuleContext): Finding[] {
   const prefixPorts = new Int32Array(f.prefixes);
   const firstPort = new Int32Array(f.prefixes).fill(-1);
   const morePorts = new PairInterner();
+  // A prefix with fewer entries than scanPorts cannot show that many ports: its classes are skipped.
+  const entries = f.prefixCount;
   for (let i = 0; i < f.n; i++) {
     const port = f.dport[i]!;
-    if (port < 0 || !isIncoming(f, i)) continue;
     const prefix = f.srcPrefix[i]!;
+    if (port < 0 || entries[prefix]! < t.scanPorts || !isIncoming(f, i)) continue;
     prefixCount[prefix]! += f.count[i]!;
     // Most prefixes show one port: the pair table holds only the further ones.
     if (firstPort[prefix] === -1) {
@@ -511,11 +513,12 @@ export function scanRule(ctx: RuleContext): Finding[] {
   // Pass 2: sources inside the hot prefixes only.
   const bySrc = new Map<number, { count: number; ports: Distinct<number>; prefix: number }>();
   const srcsOf = new Map<number, Set<number>>([...hot].map((p) => [p, new Set()]));
+  const isHot = new Uint8Array(f.prefixes);
+  for (const p of hot) isHot[p] = 1;
   for (let i = 0; i < f.n; i++) {
-    if (f.dport[i]! < 0 || !isIncoming(f, i)) continue;
     const prefix = f.srcPrefix[i]!;
-    const srcs = srcsOf.get(prefix);
-    if (!srcs) continue;
+    if (isHot[prefix] === 0 || f.dport[i]! < 0 || !isIncoming(f, i)) continue;
+    const srcs = srcsOf.get(prefix)!;
     const src = f.src[i]!;
     srcs.add(src);
     let s = bySrc.get(src);

@@ -51,6 +51,8 @@ export interface FlowColumns {
   readonly services: number;
   /** Entries per address id as the remote side (the remote dimension's sums). */
   readonly remoteCount: Float64Array;
+  /** Entries per source prefix id (the src_prefix dimension's sums). */
+  readonly prefixCount: Float64Array;
   /** Canonical text of an address id (cached). */
   addr(id: number): string;
   /** "a.b.c.0/24" or "x:y::/64" of a prefix id (cached). */
@@ -182,10 +184,15 @@ export function columnsFromClasses(classes: readonly FlowClass[]): FlowColumns {
     cols.maxTimeout[i] = c.maxTimeout;
   });
   const remoteCount = new Float64Array(addrText.length);
-  for (let i = 0; i < cols.n; i++) remoteCount[cols.remote[i]!]! += cols.count[i]!;
+  const prefixCount = new Float64Array(prefixText.length);
+  for (let i = 0; i < cols.n; i++) {
+    remoteCount[cols.remote[i]!]! += cols.count[i]!;
+    prefixCount[cols.srcPrefix[i]!]! += cols.count[i]!;
+  }
   return {
     ...cols,
     remoteCount,
+    prefixCount,
     addresses: addrText.length,
     prefixes: prefixText.length,
     services: serviceIds.size,

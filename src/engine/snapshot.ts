@@ -248,6 +248,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): 
     prefixes: d.prefixAddr.length,
     services: d.serviceClass.length,
     remoteCount: d.sums.remote.count,
+    prefixCount: d.sums.src_prefix.count,
     addr,
     prefix: prefixText,
   };
