@@ -366,7 +366,7 @@ void tieRanks(const DimensionsInput& in, const ClassColumns& out, const IdColumn
 
 namespace {
 
-/** The k-th smallest (kth == k - 1, ascending) of the values that pass, by a bounded heap when k is small. */
+/** The k-th value in `less` order (the k-th smallest for std::less, largest for std::greater) of the values that pass; a bounded heap when k is small. */
 template <typename Pass, typename Value, typename Less>
 double kthBy(size_t m, size_t k, Pass pass, Value value, Less less) {
   if (k <= 4096) {

@@ -14,6 +14,8 @@ import type { MergedTable } from "../src/engine/merge.js";
 import { KEY_BYTES } from "../src/parse/layout.js";
 import { scanBuffer } from "../src/parse/tokenizer.js";
 import { formatAddress } from "../src/report/address.js";
+import { analyzeText } from "./helpers/analyze-text.js";
+import { BACKENDS } from "./helpers/backends.js";
 import { loadNative } from "./helpers/native-compare.js";
 import { LineGen } from "./helpers/random-lines.js";
 
@@ -141,5 +143,22 @@ describe.skipIf(!addon)("native buildDimensions equals the TS one", () => {
     const keys = t.keys.slice();
     keys[0] = 9; // family
     expect(() => native.buildDimensions!({ ...t, keys }, { mode: "inferred", cidrs: [] }, false)).toThrow(/unknown family or state/);
+  });
+});
+
+describe.each(BACKENDS)("the snapshot's flow columns (%s backend)", (backend) => {
+  it("carry entries per remote and per source prefix, as the classes add up", async () => {
+    const gen = new LineGen(seed + 7, { hosts: 40, ports: 6 });
+    const s = await analyzeText(gen.lines(2000, 0).join("\n"), backend, {});
+    const f = s.flows;
+    const remote = new Float64Array(f.addresses);
+    const prefix = new Float64Array(f.prefixes);
+    for (let i = 0; i < f.n; i++) {
+      remote[f.remote[i]!]! += f.count[i]!;
+      prefix[f.srcPrefix[i]!]! += f.count[i]!;
+    }
+    expect(f.n).toBeGreaterThan(50);
+    expect(Array.from(f.remoteCount)).toEqual(Array.from(remote));
+    expect(Array.from(f.prefixCount)).toEqual(Array.from(prefix));
   });
 });

@@ -32,6 +32,7 @@ describe.each(impls)("topCandidates (%s)", (_name, candidates) => {
     expect(Array.from(candidates(f64([0, 3, 0, 1]), f64([0, 0, 0, 0]), 5))).toEqual([1, 3]);
     expect(Array.from(candidates(f64([0, 3, 0, 1]), f64([9, 9, 9, 9]), 2))).toEqual([1, 3]);
     expect(Array.from(candidates(f64([0, 0]), f64([0, 0]), 1))).toEqual([]);
+    expect(Array.from(candidates(f64([4, 3]), f64([0, 0]), 0))).toEqual([]);
   });
 
   it("on a flood of ties keeps only the first ranks", () => {
@@ -74,11 +75,30 @@ describe("topCandidates on random counts", () => {
   });
 });
 
+describe("topIds over candidates that share one rank", () => {
+  it("keeps the first n in key order, as a full sort would", () => {
+    // 5000 ids tied on count and rank (one IPv6 /48, say): all are candidates; the key order decides.
+    const m = 5000;
+    const count = new Float64Array(m).fill(1);
+    count[4321] = 2;
+    const rank = new Float64Array(m).fill(7);
+    const key = Float64Array.from({ length: m }, (_, i) => (i * 7919) % m);
+    const before = (a: number, b: number) => key[a]! - key[b]!;
+    const cands = topCandidates(count, rank, 10);
+    expect(cands.length).toBe(m);
+    const full = Array.from(cands)
+      .sort((a, b) => count[b]! - count[a]! || before(a, b))
+      .slice(0, 10);
+    expect(topIds(count, 10, before, cands)).toEqual(full);
+    expect(full[0]).toBe(4321);
+  });
+});
+
 describe.skipIf(!addon)("native topCandidates arguments", () => {
   it("refuses arrays of the wrong type or a rank shorter than count, before the addon sees them", () => {
     const native = getBackend("native");
     expect(() => native.topCandidates!(new Float64Array(4), new Float64Array(3), 1)).toThrow(TypeError);
     expect(() => native.topCandidates!(new Int32Array(4) as unknown as Float64Array, new Float64Array(4), 1)).toThrow(TypeError);
-    expect(() => native.topCandidates!(new Float64Array(4), new Float64Array(4), 0)).toThrow(RangeError);
+    expect(() => native.topCandidates!(new Float64Array(4), new Float64Array(4), 1.5)).toThrow(RangeError);
   });
 });

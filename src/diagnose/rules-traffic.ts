@@ -490,7 +490,8 @@ export function scanRule(ctx: RuleContext): Finding[] {
   const prefixPorts = new Int32Array(f.prefixes);
   const firstPort = new Int32Array(f.prefixes).fill(-1);
   const morePorts = new PairInterner();
-  // A prefix with fewer entries than scanPorts cannot show that many ports: its classes are skipped.
+  // A prefix with fewer entries than scanPorts cannot show that many ports (every class holds at
+  // least one entry): its classes are skipped.
   const entries = f.prefixCount;
   for (let i = 0; i < f.n; i++) {
     const port = f.dport[i]!;

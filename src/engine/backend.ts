@@ -80,8 +80,8 @@ export function getBackend(choice?: BackendChoice): Backend {
       if (!(count instanceof Float64Array) || !(rank instanceof Float64Array) || rank.length < count.length) {
         throw new TypeError("topCandidates: count and rank must be Float64Arrays, rank at least as long as count");
       }
-      if (!Number.isInteger(n) || n < 1) throw new RangeError("topCandidates: n must be a whole number from 1");
-      return addon.topCandidates(count, rank, n);
+      if (!Number.isInteger(n) || n < 0) throw new RangeError("topCandidates: n must be a whole number");
+      return n === 0 ? new Int32Array(0) : addon.topCandidates(count, rank, n);
     },
   };
 }

@@ -2,11 +2,12 @@
  * Top-N selection over the sums of one dimension: count descending, ties in key order. The work
  * over every id (often hundreds of thousands, all tied at count 1 on a flood) needs only numbers:
  * `topCandidates` keeps the ids above the n-th count and, among the ids tied with it, those whose
- * rank can still make the cut. Only those few are compared in full key order. The addon has the
+ * rank can still make the cut. Only those are compared in full key order (usually a few; many when
+ * ids share a rank, and then they are kept n at a time). The addon has the
  * same `topCandidates`; test/top-candidates.test.ts holds the two equal.
  */
 
-/** Ranks at most this many tied ids are kept in a sorted array; more are sorted once. */
+/** Up to this many places, the best are kept in a sorted array as they come; beyond it, all are sorted once. */
 const BOUNDED = 256;
 
 /**
@@ -16,11 +17,12 @@ const BOUNDED = 256;
  * Ids with count 0 are never candidates.
  */
 export function topCandidates(count: Float64Array, rank: Float64Array, n: number): Int32Array {
+  if (n < 1) return new Int32Array(0);
   // The n-th largest count (0 when fewer than n ids have a count).
   const best: number[] = [];
   for (let i = 0; i < count.length; i++) {
     const v = count[i]!;
-    if (v <= 0) continue;
+    if (!(v > 0)) continue;
     if (best.length < n) {
       best.push(v);
       if (best.length === n) best.sort((x, y) => x - y);
@@ -68,7 +70,17 @@ export function topCandidates(count: Float64Array, rank: Float64Array, n: number
 
 /** The top n ids among the candidates: count descending, then `before` (the full key order). */
 export function topIds(count: Float64Array, n: number, before: (a: number, b: number) => number, candidates: Int32Array): number[] {
-  return Array.from(candidates)
-    .sort((a, b) => count[b]! - count[a]! || before(a, b))
-    .slice(0, n);
+  const order = (a: number, b: number) => count[b]! - count[a]! || before(a, b);
+  if (n > BOUNDED || candidates.length <= 4 * n) return Array.from(candidates).sort(order).slice(0, n);
+  // Many candidates share the bar's rank (an IPv6 /48, one host's ports): keep the n best as they
+  // come, so that most are turned away by one comparison instead of taking part in a full sort.
+  const best: number[] = [];
+  for (const id of candidates) {
+    if (best.length === n && order(id, best[n - 1]!) >= 0) continue;
+    let j = best.length;
+    while (j > 0 && order(best[j - 1]!, id) > 0) j--;
+    best.splice(j, 0, id);
+    if (best.length > n) best.pop();
+  }
+  return best;
 }
