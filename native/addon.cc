@@ -8,6 +8,7 @@
 #include <string>
 
 #include "dimensions.h"
+#include "dimensions_js.h"
 #include "flowtable.h"
 #include "js_arrays.h"
 #include "layout.h"
@@ -228,70 +229,11 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     const Napi::Float64Array values = info[1].As<Napi::Float64Array>();
     const Napi::Uint8Array cidrs = info[3].As<Napi::Uint8Array>();
     const size_t n = keys.ElementLength() / KEY_BYTES;
-    Napi::Object out = Napi::Object::New(env);
-    auto u8 = [&](const char* name) {
-      Napi::Uint8Array a = Napi::Uint8Array::New(env, n);
-      out.Set(name, a);
-      return a.Data();
-    };
-    auto i32 = [&](const char* name) {
-      Napi::Int32Array a = Napi::Int32Array::New(env, n);
-      out.Set(name, a);
-      return a.Data();
-    };
-    auto f64 = [&](const char* name) {
-      Napi::Float64Array a = Napi::Float64Array::New(env, n);
-      out.Set(name, a);
-      return a.Data();
-    };
-    ClassColumns cols{u8("family"), u8("proto"),   u8("state"),     u8("flags"), i32("dport"), i32("src"),
-                      i32("dst"),   i32("remote"), i32("local"),    i32("service"), i32("srcPrefix"), i32("rss"),
-                      f64("count"), f64("packets"), f64("bytes"), f64("maxTimeout")};
-    IdColumns ids;
-    const DimensionsInput in{keys.Data(), values.Data(), n, info[2].ToBoolean().Value(), cidrs.Data(), cidrs.ElementLength(),
-                             info[4].ToBoolean().Value()};
-    if (const char* problem = buildDimensions(in, cols, ids)) throw Napi::RangeError::New(env, problem);
-    Napi::Uint8Array addrFamily = Napi::Uint8Array::New(env, ids.addrFamily.size());
-    if (!ids.addrFamily.empty()) std::memcpy(addrFamily.Data(), ids.addrFamily.data(), ids.addrFamily.size());
-    out.Set("addrFamily", addrFamily);
-    out.Set("addrOffset", float64Array(env, ids.addrOffset.data(), ids.addrOffset.size()));
-    out.Set("localCount", float64Array(env, ids.localCount.data(), ids.localCount.size()));
-    out.Set("prefixAddr", int32Array(env, ids.prefixAddr.data(), ids.prefixAddr.size()));
-    out.Set("serviceClass", int32Array(env, ids.serviceClass.data(), ids.serviceClass.size()));
-    out.Set("rssClass", int32Array(env, ids.rssClass.data(), ids.rssClass.size()));
-    auto ranks = [&](const char* name, size_t m) {
-      Napi::Float64Array a = Napi::Float64Array::New(env, m);
-      out.Set(name, a);
-      return a.Data();
-    };
-    const size_t addresses = ids.addrFamily.size();
-    tieRanks(in, cols, ids,
-             RankArrays{ranks("addrRank", addresses), ranks("prefixRank", ids.prefixAddr.size()), ranks("serviceRank", ids.serviceClass.size()),
-                        ranks("rssRank", ids.rssClass.size())});
-    static constexpr const char* DIMS[DIM_COUNT] = {"src", "dst", "remote", "service", "src_prefix", "remote_service_state"};
-    Napi::Object sums = Napi::Object::New(env);
-    const bool traffic = in.traffic;
-    for (int d = 0; d < DIM_COUNT; d++) {
-      // Summed straight into the JS arrays: no table of sums to copy and free.
-      const size_t m = ids.sumSizes[d];
-      const size_t t = traffic ? m : 0;
-      Napi::Float64Array count = Napi::Float64Array::New(env, m);
-      Napi::Float64Array unreplied = Napi::Float64Array::New(env, m);
-      Napi::Float64Array packets = Napi::Float64Array::New(env, t);
-      Napi::Float64Array bytes = Napi::Float64Array::New(env, t);
-      sumDimension(in, cols, d, SumArrays{count.Data(), unreplied.Data(), traffic ? packets.Data() : nullptr, traffic ? bytes.Data() : nullptr});
-      Napi::Object s = Napi::Object::New(env);
-      s.Set("count", count);
-      s.Set("packets", packets);
-      s.Set("bytes", bytes);
-      s.Set("unreplied", unreplied);
-      sums.Set(DIMS[d], s);
-    }
-    out.Set("sums", sums);
-    out.Set("stateCounts", float64Array(env, ids.stateCounts.data(), ids.stateCounts.size()));
-    out.Set("protoCounts", float64Array(env, ids.protoCounts.data(), ids.protoCounts.size()));
-    out.Set("totals", float64Array(env, ids.totals, TOTAL_FIELDS));
-    return out;
+    DimensionBuilder b(cidrs.Data(), cidrs.ElementLength(), info[2].ToBoolean().Value());
+    b.reserve(n);
+    if (const char* problem = b.addClasses(keys.Data(), n, true)) throw Napi::RangeError::New(env, problem);
+    b.finish(keys.Data(), values.Data(), info[4].ToBoolean().Value());
+    return dimensionsObject(env, b);
   }
 
   /** topCandidates(count, rank, n): see src/engine/top.ts. Arguments are checked in TS. */

@@ -95,240 +95,59 @@ inline uint32_t load32(const uint8_t* p) {
 /** How many classes ahead each pass prefetches: the tables are far bigger than the cache. */
 constexpr size_t AHEAD = 16;
 
-/** A class's id column of dimension d. */
-const int32_t* idColumn(const ClassColumns& out, int d) {
-  const int32_t* columns[DIM_COUNT] = {out.src, out.dst, out.remote, out.service, out.srcPrefix, out.rss};
-  return columns[d];
+/** The destination port column: -1 for protocols without ports. */
+inline int32_t dportOf(const uint8_t* key) {
+  return (key[K_FLAGS] & F_HAS_PORT) != 0 ? (static_cast<int32_t>(key[K_DPORT]) << 8) | key[K_DPORT + 1] : -1;
 }
 
-}  // namespace
-
-const char* buildDimensions(const DimensionsInput& in, const ClassColumns& out, IdColumns& ids) {
-  const size_t n = in.n;
-  const uint8_t* keys = in.keys;
-  const double* vals = in.values;
-  // Keys come from the scanners; this only guards the array indexing below.
-  for (size_t i = 0; i < n; i++) {
-    const uint8_t* key = keys + i * KEY_BYTES;
-    if ((key[K_FAMILY] != 4 && key[K_FAMILY] != 6) || key[K_STATE] >= STATE_SLOTS) return "keys hold an unknown family or state";
-  }
-  // Each step below is one pass over the classes that touches one big table at random, with the
-  // entry for a class AHEAD positions on prefetched: memory latency, not work, is the cost here.
-
-  // The plain columns.
-  for (size_t i = 0; i < n; i++) {
-    const uint8_t* key = keys + i * KEY_BYTES;
-    const double* v = vals + i * VALUE_FIELDS;
-    const int flags = key[K_FLAGS];
-    out.family[i] = key[K_FAMILY];
-    out.proto[i] = key[K_PROTO];
-    out.state[i] = key[K_STATE];
-    out.flags[i] = static_cast<uint8_t>(flags);
-    out.dport[i] = (flags & F_HAS_PORT) != 0 ? (static_cast<int32_t>(key[K_DPORT]) << 8) | key[K_DPORT + 1] : -1;
-    out.count[i] = v[V_COUNT];
-    out.packets[i] = v[V_PACKETS];
-    out.bytes[i] = v[V_BYTES];
-    out.maxTimeout[i] = v[V_MAX_TIMEOUT];
-  }
-
-  // Addresses: IPv4 by the 32-bit word, IPv6 by both halves; one id space, first-seen order.
-  // Each interner lives in a block of its own: on millions of classes they are the biggest
-  // allocations here, and only one need exist at a time.
-  {
-    Interner64 v4(n / 2);
-    Interner64 v6hi(16), v6lo(16), v6(16);
-    auto internAddr = [&](size_t off, int fam) -> int32_t {
-      const uint32_t fresh = static_cast<uint32_t>(ids.addrFamily.size());
-      const uint32_t id = fam == 4 ? v4.id(load32(keys + off), fresh)
-                                   : v6.id(pairKey(v6hi.id(load64(keys + off)), v6lo.id(load64(keys + off + 8))), fresh);
-      if (id == fresh) {
-        ids.addrFamily.push_back(static_cast<uint8_t>(fam));
-        ids.addrOffset.push_back(static_cast<double>(off));
-      }
-      return static_cast<int32_t>(id);
-    };
-    for (size_t i = 0; i < n; i++) {
-      const size_t k = i * KEY_BYTES;
-      if (i + AHEAD < n && keys[k + AHEAD * KEY_BYTES + K_FAMILY] == 4) {
-        v4.prefetch(load32(keys + k + AHEAD * KEY_BYTES + K_SRC));
-        v4.prefetch(load32(keys + k + AHEAD * KEY_BYTES + K_DST));
-      }
-      const int fam = keys[k + K_FAMILY];
-      out.src[i] = internAddr(k + K_SRC, fam);
-      out.dst[i] = internAddr(k + K_DST, fam);
-    }
-  }
-  const size_t addresses = ids.addrFamily.size();
-  const int32_t* src = out.src;
-  const int32_t* dst = out.dst;
-
-  // Entries per address (only to infer the local side, and to break ties there).
-  std::vector<double> freq(addresses, 0.0);
-  std::vector<double> peers(addresses, 0.0);
-  if (in.inferred) {
-    for (size_t i = 0; i < n; i++) {
-      if (i + AHEAD < n) {
-        __builtin_prefetch(&freq[src[i + AHEAD]]);
-        __builtin_prefetch(&freq[dst[i + AHEAD]]);
-      }
-      const double count = vals[i * VALUE_FIELDS + V_COUNT];
-      freq[src[i]] += count;
-      if (dst[i] != src[i]) freq[dst[i]] += count;
-    }
-    // Distinct peers per address: a host's own address talks to many peers, a remote server to few.
-    Interner64 pairs(n);
-    auto pairOf = [&](size_t i) {
-      const uint32_t a = static_cast<uint32_t>(src[i] < dst[i] ? src[i] : dst[i]);
-      const uint32_t b = static_cast<uint32_t>(src[i] < dst[i] ? dst[i] : src[i]);
-      return pairKey(a, b);
-    };
-    for (size_t i = 0; i < n; i++) {
-      if (i + AHEAD < n) {
-        pairs.prefetch(pairOf(i + AHEAD));
-        __builtin_prefetch(&peers[src[i + AHEAD]]);
-        __builtin_prefetch(&peers[dst[i + AHEAD]]);
-      }
-      const uint64_t pk = pairOf(i);
-      const size_t before = pairs.size();
-      pairs.id(pk);
-      if (pairs.size() > before) {
-        const uint32_t a = static_cast<uint32_t>(pk >> 32);
-        const uint32_t b = static_cast<uint32_t>(pk);
-        peers[a]++;
-        if (b != a) peers[b]++;
-      }
-    }
-  }
-
-  std::vector<int8_t> isLocal(addresses, 0);  // 0 unknown, 1 local, -1 not
-  if (!in.inferred) {
-    for (size_t id = 0; id < addresses; id++) {
-      const size_t off = static_cast<size_t>(ids.addrOffset[id]);
-      isLocal[id] = cidrMatch(in.cidrs, in.cidrLen, ids.addrFamily[id], keys + off) ? 1 : -1;
-    }
-  }
-  std::vector<uint8_t> anyLocal(n);
-  for (size_t i = 0; i < n; i++) {
-    const int32_t si = src[i];
-    const int32_t di = dst[i];
-    if (in.inferred && i + AHEAD < n) {
-      __builtin_prefetch(&peers[src[i + AHEAD]]);
-      __builtin_prefetch(&peers[dst[i + AHEAD]]);
-      __builtin_prefetch(&freq[src[i + AHEAD]]);
-      __builtin_prefetch(&freq[dst[i + AHEAD]]);
-    }
-    bool srcLocal;
-    bool dstLocal;
-    if (in.inferred) {
-      srcLocal = peers[si] > peers[di] || (peers[si] == peers[di] && freq[si] > freq[di]);
-      dstLocal = !srcLocal;
-    } else {
-      srcLocal = isLocal[si] == 1;
-      dstLocal = isLocal[di] == 1;
-    }
-    // Outbound: the remote is the destination; inbound or both local: the source; transit: the destination.
-    const bool outbound = (srcLocal && !dstLocal) || (!srcLocal && !dstLocal);
-    out.remote[i] = outbound ? di : si;
-    out.local[i] = outbound ? si : di;
-    anyLocal[i] = srcLocal || dstLocal ? 1 : 0;
-  }
-  ids.localCount.assign(addresses, 0.0);
-  for (size_t i = 0; i < n; i++) {
-    if (i + AHEAD < n) __builtin_prefetch(&ids.localCount[out.local[i + AHEAD]]);
-    if (anyLocal[i] != 0) ids.localCount[out.local[i]] += vals[i * VALUE_FIELDS + V_COUNT];
-  }
-
-  // Services: (destination id, protocol, port); portless protocols get port 65536.
-  {
-    Interner64 services(n / 4);
-    auto serviceKey = [&](size_t i) {
-      const int32_t port = out.dport[i] < 0 ? 65536 : out.dport[i];
-      return pairKey(static_cast<uint32_t>(dst[i]), static_cast<uint32_t>(out.proto[i]) * 131072 + static_cast<uint32_t>(port));
-    };
-    for (size_t i = 0; i < n; i++) {
-      if (i + AHEAD < n) services.prefetch(serviceKey(i + AHEAD));
-      const uint32_t svc = services.id(serviceKey(i));
-      if (svc == ids.serviceClass.size()) ids.serviceClass.push_back(static_cast<int32_t>(i));
-      out.service[i] = static_cast<int32_t>(svc);
-    }
-  }
-
-  // Source prefixes: the /24 (first three bytes) or the /64 (first eight).
-  {
-    Interner64 prefixes4(n / 4);
-    Interner64 prefixes6(16);
-    auto prefix4Key = [&](size_t i) {
-      const uint8_t* a = keys + i * KEY_BYTES + K_SRC;
-      return static_cast<uint64_t>((static_cast<uint32_t>(a[0]) << 16) | (static_cast<uint32_t>(a[1]) << 8) | a[2]);
-    };
-    for (size_t i = 0; i < n; i++) {
-      if (i + AHEAD < n && out.family[i + AHEAD] == 4) prefixes4.prefetch(prefix4Key(i + AHEAD));
-      const uint32_t fresh = static_cast<uint32_t>(ids.prefixAddr.size());
-      const uint32_t pid = out.family[i] == 4 ? prefixes4.id(prefix4Key(i), fresh) : prefixes6.id(load64(keys + i * KEY_BYTES + K_SRC), fresh);
-      if (pid == fresh) ids.prefixAddr.push_back(src[i]);
-      out.srcPrefix[i] = static_cast<int32_t>(pid);
-    }
-  }
-
-  // Remote + service + state (nearly one per class on a flood).
-  {
-    Interner64 rss(n);
-    auto rssKey = [&](size_t i) {
-      return pairKey(static_cast<uint32_t>(out.remote[i]), static_cast<uint32_t>(out.service[i]) * STATE_SLOTS + out.state[i]);
-    };
-    for (size_t i = 0; i < n; i++) {
-      if (i + AHEAD < n) rss.prefetch(rssKey(i + AHEAD));
-      const uint32_t rid = rss.id(rssKey(i));
-      if (rid == ids.rssClass.size()) ids.rssClass.push_back(static_cast<int32_t>(i));
-      out.rss[i] = static_cast<int32_t>(rid);
-    }
-  }
-
-  const size_t sizes[DIM_COUNT] = {addresses, addresses, addresses, ids.serviceClass.size(), ids.prefixAddr.size(), ids.rssClass.size()};
-  for (int d = 0; d < DIM_COUNT; d++) ids.sumSizes[d] = sizes[d];
-
-  double* stateCounts = ids.stateCounts.data();
-  for (size_t i = 0; i < n; i++) {
-    const int proto = out.proto[i];
-    const int flags = out.flags[i];
-    const double count = out.count[i];
-    double* sc = stateCounts + (proto * STATE_SLOTS + out.state[i]) * STATE_COUNT_FIELDS;
-    sc[0] += count;
-    if ((flags & F_UNREPLIED) != 0) {
-      sc[1] += count;
-      ids.totals[T_UNREPLIED] += count;
-    }
-    if ((flags & F_ASSURED) != 0) {
-      sc[2] += count;
-      ids.totals[T_ASSURED] += count;
-    }
-    if ((flags & (F_OFFLOAD | F_HW_OFFLOAD)) != 0) {
-      sc[3] += count;
-      ids.totals[T_OFFLOADED] += count;
-    }
-    if ((flags & F_NAT) != 0) ids.totals[T_NATTED] += count;
-    ids.totals[out.family[i] == 4 ? T_IPV4 : T_IPV6] += count;
-    ids.protoCounts[proto] += count;
-  }
-  return nullptr;
+/** Services: (destination id, protocol, port); portless protocols get port 65536. */
+inline uint64_t serviceKey(int32_t dst, int proto, int32_t dport) {
+  return pairKey(static_cast<uint32_t>(dst), static_cast<uint32_t>(proto) * 131072 + static_cast<uint32_t>(dport < 0 ? 65536 : dport));
 }
 
-void sumDimension(const DimensionsInput& in, const ClassColumns& out, int d, const SumArrays& sums) {
-  const size_t n = in.n;
-  const double* vals = in.values;
-  const int32_t* id = idColumn(out, d);
-  double* count = sums.count;
-  if (sums.packets != nullptr && sums.bytes != nullptr) {
+/** An IPv4 source's /24 (its first three bytes); an IPv6 source's /64 is its first eight. */
+inline uint64_t prefix4Key(const uint8_t* a) {
+  return static_cast<uint64_t>((static_cast<uint32_t>(a[0]) << 16) | (static_cast<uint32_t>(a[1]) << 8) | a[2]);
+}
+
+inline uint64_t rssKey(int32_t remote, int32_t service, int state) {
+  return pairKey(static_cast<uint32_t>(remote), static_cast<uint32_t>(service) * STATE_SLOTS + static_cast<uint32_t>(state));
+}
+
+/** Outbound: the remote is the destination; inbound or both local: the source; transit: the destination. */
+inline bool remoteIsDst(bool srcLocal, bool dstLocal) { return (srcLocal && !dstLocal) || (!srcLocal && !dstLocal); }
+
+/** An address's tie rank (see Dimensions.addrRank in dimensions.ts). */
+double addrRankOf(int fam, const uint8_t* a) {
+  uint64_t r = 0;
+  if (fam == 4) {
+    r = (static_cast<uint64_t>(a[0]) << 24) | (static_cast<uint64_t>(a[1]) << 16) | (static_cast<uint64_t>(a[2]) << 8) | a[3];
+  } else {
+    r = (uint64_t{1} << 32) + ((static_cast<uint64_t>(a[0]) << 40) | (static_cast<uint64_t>(a[1]) << 32) | (static_cast<uint64_t>(a[2]) << 24) |
+                               (static_cast<uint64_t>(a[3]) << 16) | (static_cast<uint64_t>(a[4]) << 8) | a[5]);
+  }
+  return static_cast<double>(r);
+}
+
+/** IPv4 ranks lose the host byte (the /24); IPv6 ranks stop before the /64 does. */
+double prefixRankOf(double addrRank) {
+  return addrRank < 4294967296.0 ? static_cast<double>(static_cast<uint64_t>(addrRank) & ~uint64_t{255}) : addrRank;
+}
+
+/** Sums of one dimension per id (ids in id), in class order. packets and bytes null without traffic. */
+void sumDimension(const int32_t* id, const double* vals, const uint8_t* flags, size_t n, double* count, double* unreplied, double* packets,
+                  double* bytes) {
+  if (packets != nullptr && bytes != nullptr) {
     for (size_t i = 0; i < n; i++) {
       if (i + AHEAD < n) {
         __builtin_prefetch(count + id[i + AHEAD]);
-        __builtin_prefetch(sums.packets + id[i + AHEAD]);
-        __builtin_prefetch(sums.bytes + id[i + AHEAD]);
+        __builtin_prefetch(packets + id[i + AHEAD]);
+        __builtin_prefetch(bytes + id[i + AHEAD]);
       }
       const double* v = vals + i * VALUE_FIELDS;
       count[id[i]] += v[V_COUNT];
-      sums.packets[id[i]] += v[V_PACKETS];
-      sums.bytes[id[i]] += v[V_BYTES];
+      packets[id[i]] += v[V_PACKETS];
+      bytes[id[i]] += v[V_BYTES];
     }
   } else {
     for (size_t i = 0; i < n; i++) {
@@ -338,30 +157,307 @@ void sumDimension(const DimensionsInput& in, const ClassColumns& out, int d, con
   }
   // Unreplied entries: usually few classes, a pass of their own.
   for (size_t i = 0; i < n; i++) {
-    if ((out.flags[i] & F_UNREPLIED) != 0) sums.unreplied[id[i]] += out.count[i];
+    if ((flags[i] & F_UNREPLIED) != 0) unreplied[id[i]] += vals[i * VALUE_FIELDS + V_COUNT];
   }
 }
 
-void tieRanks(const DimensionsInput& in, const ClassColumns& out, const IdColumns& ids, const RankArrays& ranks) {
-  const size_t addresses = ids.addrFamily.size();
-  for (size_t id = 0; id < addresses; id++) {
-    const uint8_t* a = in.keys + static_cast<size_t>(ids.addrOffset[id]);
-    uint64_t r = 0;
-    if (ids.addrFamily[id] == 4) {
-      r = (static_cast<uint64_t>(a[0]) << 24) | (static_cast<uint64_t>(a[1]) << 16) | (static_cast<uint64_t>(a[2]) << 8) | a[3];
-    } else {
-      r = (uint64_t{1} << 32) + ((static_cast<uint64_t>(a[0]) << 40) | (static_cast<uint64_t>(a[1]) << 32) | (static_cast<uint64_t>(a[2]) << 24) |
-                                 (static_cast<uint64_t>(a[3]) << 16) | (static_cast<uint64_t>(a[4]) << 8) | a[5]);
+/** An interner made on first use, sized for the classes expected. */
+Interner64& lazy(std::unique_ptr<Interner64>& p, size_t expected) {
+  if (!p) p = std::make_unique<Interner64>(expected);
+  return *p;
+}
+
+}  // namespace
+
+// Each step below is one pass over a range of classes that touches one big table at random, with
+// the entry for a class AHEAD positions on prefetched: memory latency, not work, is the cost here.
+// Ids depend only on the order of the classes within each pass, so ranges give the ids one pass
+// over the whole table gives.
+
+struct DimensionBuilder::Interners {
+  // Addresses: IPv4 by the 32-bit word, IPv6 by both halves; one id space, first-seen order.
+  std::unique_ptr<Interner64> v4, v6hi, v6lo, v6, services, prefixes4, prefixes6, rss;
+};
+
+DimensionBuilder::DimensionBuilder(const uint8_t* cidrs, size_t cidrLen, bool inferred)
+    : cidrs_(cidrs, cidrs + cidrLen), inferred_(inferred), in_(std::make_unique<Interners>()) {}
+
+DimensionBuilder::~DimensionBuilder() = default;
+
+void DimensionBuilder::reserve(size_t classes) {
+  if (n_ != 0) return;
+  expected_ = classes;
+  for (auto* a : {&family, &proto, &state, &flags, &anyLocal_}) a->reserve(classes);
+  for (auto* a : {&dport, &src, &dst, &remote, &local, &service, &srcPrefix, &rss}) a->reserve(classes);
+  for (auto* a : {&count, &packets, &bytes, &maxTimeout}) a->reserve(classes);
+  // Ids: about one address and one remote+service+state per class on a flood; fewer of the rest.
+  addrFamily.reserve(classes);
+  isLocal_.reserve(classes);
+  for (auto* a : {&addrOffset, &localCount, &addrRank, &rssRank}) a->reserve(classes);
+  rssClass.reserve(classes);
+  for (int d : {0, 1, 2, 5}) {
+    sumCount[d].reserve(classes);
+    sumUnreplied[d].reserve(classes);
+  }
+}
+
+int32_t DimensionBuilder::internAddr(const uint8_t* keys, size_t off, int fam) {
+  const uint8_t* a = keys + off;
+  const uint32_t fresh = static_cast<uint32_t>(addrFamily.size());
+  uint32_t id;
+  if (fam == 4) {
+    id = lazy(in_->v4, expected_ / 2).id(load32(a), fresh);
+  } else {
+    const uint32_t hi = lazy(in_->v6hi, 16).id(load64(a));
+    const uint32_t lo = lazy(in_->v6lo, 16).id(load64(a + 8));
+    id = lazy(in_->v6, 16).id(pairKey(hi, lo), fresh);
+  }
+  if (id == fresh) {
+    addrFamily.push_back(static_cast<uint8_t>(fam));
+    addrOffset.push_back(static_cast<double>(off));
+    addrRank.push_back(addrRankOf(fam, a));
+    if (!inferred_) isLocal_.push_back(cidrMatch(cidrs_.data(), cidrs_.size(), fam, a) ? 1 : -1);
+    localCount.push_back(0);
+    for (int d : {0, 1, 2}) {
+      sumCount[d].push_back(0);
+      sumUnreplied[d].push_back(0);
     }
-    ranks.addr[id] = static_cast<double>(r);
   }
-  for (size_t p = 0; p < ids.prefixAddr.size(); p++) {
-    const double r = ranks.addr[ids.prefixAddr[p]];
-    // IPv4 ranks lose the host byte (the /24); IPv6 ranks stop before the /64 does.
-    ranks.prefix[p] = r < 4294967296.0 ? static_cast<double>(static_cast<uint64_t>(r) & ~uint64_t{255}) : r;
+  return static_cast<int32_t>(id);
+}
+
+const char* DimensionBuilder::addClasses(const uint8_t* keys, size_t to, bool last) {
+  const size_t from = n_;
+  if (to <= from) return nullptr;
+  // Keys come from the scanners; this only guards the array indexing below.
+  for (size_t i = from; i < to; i++) {
+    const uint8_t* key = keys + i * KEY_BYTES;
+    if ((key[K_FAMILY] != 4 && key[K_FAMILY] != 6) || key[K_STATE] >= STATE_SLOTS) return "keys hold an unknown family or state";
   }
-  for (size_t sid = 0; sid < ids.serviceClass.size(); sid++) ranks.service[sid] = ranks.addr[out.dst[ids.serviceClass[sid]]];
-  for (size_t rid = 0; rid < ids.rssClass.size(); rid++) ranks.rss[rid] = ranks.addr[out.remote[ids.rssClass[rid]]];
+  const size_t k = to - from;
+  for (auto* a : {&family, &proto, &state, &flags, &anyLocal_}) a->extend(k);
+  for (auto* a : {&dport, &src, &dst, &remote, &local, &service, &srcPrefix, &rss}) a->extend(k);
+  // Filled by finish(); paged in now, while the table is still growing.
+  for (auto* a : {&count, &packets, &bytes, &maxTimeout}) a->extend(k);
+
+  // The plain columns and the addresses.
+  lazy(in_->v4, expected_ / 2);
+  for (size_t i = from; i < to; i++) {
+    const size_t base = i * KEY_BYTES;
+    if (i + AHEAD < to && keys[base + AHEAD * KEY_BYTES + K_FAMILY] == 4) {
+      in_->v4->prefetch(load32(keys + base + AHEAD * KEY_BYTES + K_SRC));
+      in_->v4->prefetch(load32(keys + base + AHEAD * KEY_BYTES + K_DST));
+    }
+    const uint8_t* key = keys + base;
+    const int fam = key[K_FAMILY];
+    family[i] = key[K_FAMILY];
+    proto[i] = key[K_PROTO];
+    state[i] = key[K_STATE];
+    flags[i] = key[K_FLAGS];
+    dport[i] = dportOf(key);
+    src[i] = internAddr(keys, base + K_SRC, fam);
+    dst[i] = internAddr(keys, base + K_DST, fam);
+  }
+  n_ = to;
+  if (last) {
+    // The biggest interner goes before the next passes make theirs.
+    in_->v4.reset();
+    in_->v6hi.reset();
+    in_->v6lo.reset();
+    in_->v6.reset();
+  }
+  // Inferring the local side needs the whole table: the rest waits for finish().
+  if (inferred_) return nullptr;
+  sides(from, to);
+  services(from, to);
+  if (last) in_->services.reset();
+  prefixes(keys, from, to);
+  if (last) {
+    in_->prefixes4.reset();
+    in_->prefixes6.reset();
+  }
+  remoteServiceStates(from, to);
+  if (last) in_->rss.reset();
+  return nullptr;
+}
+
+void DimensionBuilder::inferSides(const double* vals) {
+  const size_t n = n_;
+  const size_t addresses = addrFamily.size();
+  // Entries per address, and distinct peers per address: a host's own address talks to many
+  // peers, a remote server to few.
+  freq_.assign(addresses, 0.0);
+  peers_.assign(addresses, 0.0);
+  for (size_t i = 0; i < n; i++) {
+    if (i + AHEAD < n) {
+      __builtin_prefetch(&freq_[src[i + AHEAD]]);
+      __builtin_prefetch(&freq_[dst[i + AHEAD]]);
+    }
+    const double c = vals[i * VALUE_FIELDS + V_COUNT];
+    freq_[src[i]] += c;
+    if (dst[i] != src[i]) freq_[dst[i]] += c;
+  }
+  Interner64 pairs(n);
+  auto pairOf = [&](size_t i) {
+    const uint32_t a = static_cast<uint32_t>(src[i] < dst[i] ? src[i] : dst[i]);
+    const uint32_t b = static_cast<uint32_t>(src[i] < dst[i] ? dst[i] : src[i]);
+    return pairKey(a, b);
+  };
+  for (size_t i = 0; i < n; i++) {
+    if (i + AHEAD < n) {
+      pairs.prefetch(pairOf(i + AHEAD));
+      __builtin_prefetch(&peers_[src[i + AHEAD]]);
+      __builtin_prefetch(&peers_[dst[i + AHEAD]]);
+    }
+    const uint64_t pk = pairOf(i);
+    const size_t before = pairs.size();
+    pairs.id(pk);
+    if (pairs.size() > before) {
+      const uint32_t a = static_cast<uint32_t>(pk >> 32);
+      const uint32_t b = static_cast<uint32_t>(pk);
+      peers_[a]++;
+      if (b != a) peers_[b]++;
+    }
+  }
+}
+
+void DimensionBuilder::sides(size_t from, size_t to) {
+  for (size_t i = from; i < to; i++) {
+    const int32_t si = src[i];
+    const int32_t di = dst[i];
+    bool srcLocal;
+    bool dstLocal;
+    if (inferred_) {
+      if (i + AHEAD < to) {
+        __builtin_prefetch(&peers_[src[i + AHEAD]]);
+        __builtin_prefetch(&peers_[dst[i + AHEAD]]);
+        __builtin_prefetch(&freq_[src[i + AHEAD]]);
+        __builtin_prefetch(&freq_[dst[i + AHEAD]]);
+      }
+      srcLocal = peers_[si] > peers_[di] || (peers_[si] == peers_[di] && freq_[si] > freq_[di]);
+      dstLocal = !srcLocal;
+    } else {
+      srcLocal = isLocal_[si] == 1;
+      dstLocal = isLocal_[di] == 1;
+    }
+    const bool outbound = remoteIsDst(srcLocal, dstLocal);
+    remote[i] = outbound ? di : si;
+    local[i] = outbound ? si : di;
+    anyLocal_[i] = srcLocal || dstLocal ? 1 : 0;
+  }
+}
+
+void DimensionBuilder::services(size_t from, size_t to) {
+  Interner64& services = lazy(in_->services, expected_ / 4);
+  auto classService = [&](size_t i) { return serviceKey(dst[i], proto[i], dport[i]); };
+  for (size_t i = from; i < to; i++) {
+    if (i + AHEAD < to) services.prefetch(classService(i + AHEAD));
+    const uint32_t svc = services.id(classService(i));
+    if (svc == serviceClass.size()) {
+      serviceClass.push_back(static_cast<int32_t>(i));
+      serviceRank.push_back(addrRank[dst[i]]);
+      sumCount[3].push_back(0);
+      sumUnreplied[3].push_back(0);
+    }
+    service[i] = static_cast<int32_t>(svc);
+  }
+}
+
+void DimensionBuilder::prefixes(const uint8_t* keys, size_t from, size_t to) {
+  Interner64& prefixes4 = lazy(in_->prefixes4, expected_ / 4);
+  Interner64& prefixes6 = lazy(in_->prefixes6, 16);
+  for (size_t i = from; i < to; i++) {
+    if (i + AHEAD < to && family[i + AHEAD] == 4) prefixes4.prefetch(prefix4Key(keys + (i + AHEAD) * KEY_BYTES + K_SRC));
+    const uint32_t fresh = static_cast<uint32_t>(prefixAddr.size());
+    const uint8_t* a = keys + i * KEY_BYTES + K_SRC;
+    const uint32_t pid = family[i] == 4 ? prefixes4.id(prefix4Key(a), fresh) : prefixes6.id(load64(a), fresh);
+    if (pid == fresh) {
+      prefixAddr.push_back(src[i]);
+      prefixRank.push_back(prefixRankOf(addrRank[src[i]]));
+      sumCount[4].push_back(0);
+      sumUnreplied[4].push_back(0);
+    }
+    srcPrefix[i] = static_cast<int32_t>(pid);
+  }
+}
+
+void DimensionBuilder::remoteServiceStates(size_t from, size_t to) {
+  // Nearly one per class on a flood.
+  Interner64& rssIds = lazy(in_->rss, expected_);
+  auto classRss = [&](size_t i) { return rssKey(remote[i], service[i], state[i]); };
+  for (size_t i = from; i < to; i++) {
+    if (i + AHEAD < to) rssIds.prefetch(classRss(i + AHEAD));
+    const uint32_t rid = rssIds.id(classRss(i));
+    if (rid == rssClass.size()) {
+      rssClass.push_back(static_cast<int32_t>(i));
+      rssRank.push_back(addrRank[remote[i]]);
+      sumCount[5].push_back(0);
+      sumUnreplied[5].push_back(0);
+    }
+    rss[i] = static_cast<int32_t>(rid);
+  }
+}
+
+void DimensionBuilder::finish(const uint8_t* keys, const double* vals, bool traffic) {
+  const size_t n = n_;
+  if (inferred_) {
+    inferSides(vals);
+    sides(0, n);
+    std::vector<double>().swap(freq_);  // freed, not just emptied
+    std::vector<double>().swap(peers_);
+    services(0, n);
+    in_->services.reset();
+    prefixes(keys, 0, n);
+    in_->prefixes4.reset();
+    in_->prefixes6.reset();
+    remoteServiceStates(0, n);
+  }
+  in_ = std::make_unique<Interners>();  // all of them freed before the sums touch more memory
+
+  for (size_t i = 0; i < n; i++) {
+    const double* v = vals + i * VALUE_FIELDS;
+    count[i] = v[V_COUNT];
+    packets[i] = v[V_PACKETS];
+    bytes[i] = v[V_BYTES];
+    maxTimeout[i] = v[V_MAX_TIMEOUT];
+  }
+  // Entries per address where it is the local side.
+  for (size_t i = 0; i < n; i++) {
+    if (i + AHEAD < n) __builtin_prefetch(&localCount[local[i + AHEAD]]);
+    if (anyLocal_[i] != 0) localCount[local[i]] += count[i];
+  }
+  const int32_t* ids[DIM_COUNT] = {src.data(), dst.data(), remote.data(), service.data(), srcPrefix.data(), rss.data()};
+  for (int d = 0; d < DIM_COUNT; d++) {
+    if (traffic) {
+      sumPackets[d].extend(sumCount[d].size());
+      sumBytes[d].extend(sumCount[d].size());
+    }
+    sumDimension(ids[d], vals, flags.data(), n, sumCount[d].data(), sumUnreplied[d].data(), traffic ? sumPackets[d].data() : nullptr,
+                 traffic ? sumBytes[d].data() : nullptr);
+  }
+  // Entries per protocol and state, and the totals.
+  for (size_t i = 0; i < n; i++) {
+    const int pr = proto[i];
+    const int fl = flags[i];
+    const double c = count[i];
+    double* sc = stateCounts.data() + (pr * STATE_SLOTS + state[i]) * STATE_COUNT_FIELDS;
+    sc[0] += c;
+    if ((fl & F_UNREPLIED) != 0) {
+      sc[1] += c;
+      totals[T_UNREPLIED] += c;
+    }
+    if ((fl & F_ASSURED) != 0) {
+      sc[2] += c;
+      totals[T_ASSURED] += c;
+    }
+    if ((fl & (F_OFFLOAD | F_HW_OFFLOAD)) != 0) {
+      sc[3] += c;
+      totals[T_OFFLOADED] += c;
+    }
+    if ((fl & F_NAT) != 0) totals[T_NATTED] += c;
+    totals[family[i] == 4 ? T_IPV4 : T_IPV6] += c;
+    protoCounts[pr] += c;
+  }
 }
 
 namespace {

@@ -1,9 +1,10 @@
-// The dimensions of a merged flow-class table: src/engine/dimensions.ts, decision for decision
-// and addition for addition, so that test/dimensions.test.ts can hold the two equal.
+// The dimensions of a flow-class table: src/engine/dimensions.ts, decision for decision and
+// addition for addition, so that test/dimensions.test.ts can hold the two equal.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "flowtable.h"
@@ -24,84 +25,77 @@ constexpr int T_NATTED = 5;
 
 /** The dimensions' order in `sums`: src, dst, remote, service, src_prefix, remote_service_state. */
 constexpr int DIM_COUNT = 6;
+constexpr const char* DIM_NAMES[DIM_COUNT] = {"src", "dst", "remote", "service", "src_prefix", "remote_service_state"};
 
 /**
- * Where the sums of one dimension go, one double per id in each array, zero on entry (JS typed
- * arrays, written in place). packets and bytes are null when the input carried no counters.
+ * The dimensions of a flow-class table, built class by class in table order:
+ * src/engine/dimensions.ts, decision for decision and addition for addition. The same builder
+ * serves a finished table (all classes in one call) and a table that is still growing (the
+ * ctnetlink dump hands over each datagram's new classes while the kernel formats the rest, so
+ * that the interning and the first touch of every array happen during the dump).
+ *
+ * Every array is its own mapping (huge pages once big) and goes to JS without a copy.
  */
-struct SumArrays {
-  double* count;
-  double* unreplied;
-  double* packets;
-  double* bytes;
-};
+class DimensionBuilder {
+ public:
+  /**
+   * cidrs: the local side (CIDR_BYTES each, copied). inferred: decide it from the whole table
+   * instead; then most of the work waits for finish().
+   */
+  DimensionBuilder(const uint8_t* cidrs, size_t cidrLen, bool inferred);
+  ~DimensionBuilder();
+  DimensionBuilder(const DimensionBuilder&) = delete;
+  DimensionBuilder& operator=(const DimensionBuilder&) = delete;
 
-/** Per-class columns, written in place (n entries each, allocated by the caller as JS typed arrays). */
-struct ClassColumns {
-  uint8_t* family;
-  uint8_t* proto;
-  uint8_t* state;
-  uint8_t* flags;
-  int32_t* dport;
-  int32_t* src;
-  int32_t* dst;
-  int32_t* remote;
-  int32_t* local;
-  int32_t* service;
-  int32_t* srcPrefix;
-  int32_t* rss;
-  double* count;
-  double* packets;
-  double* bytes;
-  double* maxTimeout;
-};
+  /** Before the first class: room for about this many classes, so that nothing moves or rehashes. */
+  void reserve(size_t classes);
 
-/** Everything whose size is only known at the end. */
-struct IdColumns {
-  TableVector<uint8_t> addrFamily;
-  TableVector<double> addrOffset;
-  TableVector<double> localCount;
-  TableVector<int32_t> prefixAddr;
-  TableVector<int32_t> serviceClass;
-  TableVector<int32_t> rssClass;
-  /** Ids per dimension (the size of its sums). */
-  size_t sumSizes[DIM_COUNT] = {};
+  /**
+   * Classes [size(), to) of keys (KEY_BYTES each, the table's keys so far; earlier classes were
+   * added by earlier calls). last: no class follows, so each interner can go as soon as its pass
+   * is done (on a big finished table, only one of them then exists at a time). Returns the
+   * problem when a key is not one a scanner makes, else nullptr.
+   */
+  const char* addClasses(const uint8_t* keys, size_t to, bool last);
+
+  /** After the last class: the table's keys and values (VALUE_FIELDS each); traffic: sum packets and bytes. */
+  void finish(const uint8_t* keys, const double* values, bool traffic);
+
+  size_t size() const { return n_; }
+
+  // Per class.
+  ColumnArray<uint8_t> family, proto, state, flags;
+  ColumnArray<int32_t> dport, src, dst, remote, local, service, srcPrefix, rss;
+  ColumnArray<double> count, packets, bytes, maxTimeout;
+  // Per id.
+  ColumnArray<uint8_t> addrFamily;
+  ColumnArray<double> addrOffset, localCount, addrRank;
+  ColumnArray<int32_t> prefixAddr, serviceClass, rssClass;
+  ColumnArray<double> prefixRank, serviceRank, rssRank;
+  /** Per dimension (DIM_COUNT order); packets and bytes stay empty without traffic. */
+  ColumnArray<double> sumCount[DIM_COUNT], sumUnreplied[DIM_COUNT], sumPackets[DIM_COUNT], sumBytes[DIM_COUNT];
   std::vector<double> stateCounts = std::vector<double>(256 * STATE_SLOTS * STATE_COUNT_FIELDS);
   std::vector<double> protoCounts = std::vector<double>(256);
   double totals[TOTAL_FIELDS] = {};
+
+ private:
+  struct Interners;
+  int32_t internAddr(const uint8_t* keys, size_t off, int fam);
+  void inferSides(const double* values);
+  void sides(size_t from, size_t to);
+  void services(size_t from, size_t to);
+  void prefixes(const uint8_t* keys, size_t from, size_t to);
+  void remoteServiceStates(size_t from, size_t to);
+
+  std::vector<uint8_t> cidrs_;
+  bool inferred_;
+  size_t n_ = 0;
+  size_t expected_ = 0;
+  std::unique_ptr<Interners> in_;
+  ColumnArray<int8_t> isLocal_;       // per address: 1 local, -1 not (given CIDRs only)
+  ColumnArray<uint8_t> anyLocal_;     // per class
+  std::vector<double> freq_, peers_;  // per address (inferred only)
 };
-
-struct DimensionsInput {
-  const uint8_t* keys;
-  const double* values;
-  size_t n;
-  /** Local side inferred from the table; otherwise decided by the CIDRs (CIDR_BYTES each). */
-  bool inferred;
-  const uint8_t* cidrs;
-  size_t cidrLen;
-  /** Sum packets and bytes per id. */
-  bool traffic;
-};
-
-/** Fills out and ids; returns the problem when a key is not one a scanner makes, else nullptr. */
-const char* buildDimensions(const DimensionsInput& in, const ClassColumns& out, IdColumns& ids);
-
-/**
- * Sums of dimension d (in DIM_COUNT order) per id, after buildDimensions filled out and ids: into
- * arrays of ids.sumSizes[d] doubles, so that they need no copy to become JS arrays.
- */
-void sumDimension(const DimensionsInput& in, const ClassColumns& out, int d, const SumArrays& sums);
-
-/** Where the tie ranks go (JS typed arrays of the sizes in IdColumns), as in dimensions.ts. */
-struct RankArrays {
-  double* addr;
-  double* prefix;
-  double* service;
-  double* rss;
-};
-
-/** The tie ranks of src/engine/dimensions.ts, after buildDimensions filled out and ids. */
-void tieRanks(const DimensionsInput& in, const ClassColumns& out, const IdColumns& ids, const RankArrays& ranks);
 
 /**
  * The ids (ascending) that can be among the top n of count, as topCandidates in src/engine/top.ts:

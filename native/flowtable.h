@@ -65,8 +65,12 @@ using TableVector = std::vector<T, TableAllocator<T>>;
  * An append-only array of trivially copyable T in its own mapping. Growing remaps the pages
  * (mremap) instead of copying them into freshly zeroed ones: a table of millions of classes grows
  * through several doublings, and std::vector's copies cost more than the inserts.
+ *
+ * huge: big mappings use transparent huge pages, for arrays probed at random (a flow table's
+ * entries). Arrays written in order are better off without: each huge page is cleared whole
+ * when first touched, and the last one of each array stays resident whole.
  */
-template <typename T>
+template <typename T, bool huge = true>
 class MappedArray {
  public:
   MappedArray() = default;
@@ -91,7 +95,7 @@ class MappedArray {
                                : mremap(data_, cap_ * sizeof(T), bytes, MREMAP_MAYMOVE);
     if (p == MAP_FAILED) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
-    if (bytes >= (size_t{2} << 20)) madvise(p, bytes, MADV_HUGEPAGE);
+    if (huge && bytes >= (size_t{2} << 20)) madvise(p, bytes, MADV_HUGEPAGE);
 #endif
     data_ = static_cast<T*>(p);
     cap_ = bytes / sizeof(T);
@@ -107,11 +111,45 @@ class MappedArray {
 
   void push_back(const T& v) { append() = v; }
 
+  /** k new zero-filled elements at the end; a pointer to the first. */
+  T* extend(size_t k) {
+    if (k == 0) return data_ + size_;
+    if (size_ + k > cap_) {
+      size_t c = cap_ < 1024 ? 1024 : cap_ * 2;
+      while (c < size_ + k) c *= 2;
+      reserve(c);
+    }
+    T* p = data_ + size_;
+    std::memset(static_cast<void*>(p), 0, k * sizeof(T));
+    size_ += k;
+    return p;
+  }
+
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+
+  /**
+   * Hands the mapping over (to a JS ArrayBuffer): its address, and its length in bytes for the
+   * munmap that frees it. The array is empty afterwards.
+   */
+  T* release(size_t& mappedBytes) {
+    T* p = data_;
+    mappedBytes = cap_ * sizeof(T);
+    data_ = nullptr;
+    size_ = 0;
+    cap_ = 0;
+    return p;
+  }
+
  private:
   T* data_ = nullptr;
   size_t size_ = 0;
   size_t cap_ = 0;
 };
+
+/** A MappedArray of data written in order: no huge pages. */
+template <typename T>
+using ColumnArray = MappedArray<T, false>;
 
 class FlowTable {
  public:

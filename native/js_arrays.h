@@ -23,6 +23,37 @@ inline Napi::Int32Array int32Array(const Napi::Env& env, const int32_t* data, si
   return a;
 }
 
+/**
+ * The array's mapping as a JS typed array, without a copy: the pages it touched while it grew are
+ * the JS array's pages, and the mapping is unmapped when JS collects it. The array is left empty.
+ */
+template <typename T, bool huge>
+Napi::TypedArrayOf<T> handOver(const Napi::Env& env, MappedArray<T, huge>& a) {
+  const size_t n = a.size();
+  if (n == 0) return Napi::TypedArrayOf<T>::New(env, 0);
+  size_t mapped = 0;
+  T* p = a.release(mapped);
+  auto* hint = new size_t(mapped);
+  Napi::ArrayBuffer buf;
+  try {
+    buf = Napi::ArrayBuffer::New(
+        env, p, n * sizeof(T),
+        [](Napi::Env, void* data, size_t* bytes) {
+          munmap(data, *bytes);
+          delete bytes;
+        },
+        hint);
+  } catch (const Napi::Error&) {
+    // A runtime without external buffers: one copy instead.
+    delete hint;
+    Napi::TypedArrayOf<T> copy = Napi::TypedArrayOf<T>::New(env, n);
+    std::memcpy(copy.Data(), p, n * sizeof(T));
+    munmap(p, mapped);
+    return copy;
+  }
+  return Napi::TypedArrayOf<T>::New(env, n, buf, 0);
+}
+
 /** out.keys and out.values: the table's flow classes in first-seen order. */
 inline void setTable(Napi::Object& out, const FlowTable& table) {
   const Napi::Env env = out.Env();

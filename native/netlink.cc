@@ -3,6 +3,7 @@
 // counters, filters and histograms). Only the kernel UAPI headers are used, no libmnl.
 #include "netlink.h"
 
+#include "dimensions_js.h"
 #include "js_arrays.h"
 
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -13,12 +14,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -235,7 +239,9 @@ void addEntry(const uint8_t* p, size_t len, CtAggregate& agg) {
   }
   agg.counters[C_ENTRIES]++;
   if (acct) agg.counters[C_ACCT]++;
+  const size_t classes = agg.table.size();
   double* v = agg.table.find(reinterpret_cast<const uint64_t*>(key));
+  if (agg.dumpTable && agg.table.size() != classes) agg.dumpTable->addClass(key);
   v[V_COUNT]++;
   v[V_PACKETS] += packets;
   v[V_BYTES] += bytes;
@@ -346,10 +352,13 @@ class NlSocket {
 }  // namespace
 
 ParseStatus parseConntrackMessages(const uint8_t* buf, size_t len, CtAggregate& agg) {
-  return walkMessages(buf, len, [&](uint16_t type, const uint8_t* p, size_t n) {
+  const ParseStatus st = walkMessages(buf, len, [&](uint16_t type, const uint8_t* p, size_t n) {
     // Dump replies carry the request's type (GET); event-style messages carry NEW.
     if (type == msgType(IPCTNL_MSG_CT_NEW) || type == msgType(IPCTNL_MSG_CT_GET)) addEntry(p, n, agg);
   });
+  // A buffer's new classes at once: the builder prefetches across them.
+  if (agg.dumpTable) agg.dumpTable->flush();
+  return st;
 }
 
 namespace {
@@ -606,10 +615,17 @@ OwnedFilter readOwnedFilter(const Napi::Env& env, const Napi::Value& v) {
   return f;
 }
 
-/** The aggregate as a ChunkAggregate (src/engine/contract.ts). */
-Napi::Object toChunkAggregate(const Napi::Env& env, const CtAggregate& s) {
+/**
+ * The aggregate as a ChunkAggregate (src/engine/contract.ts), from its finished DumpTable: the keys
+ * and values without a copy and, when it built them, `dimensions`.
+ */
+Napi::Object toChunkAggregate(const Napi::Env& env, CtAggregate& s) {
   Napi::Object out = Napi::Object::New(env);
-  setAggregate(out, s.counters, s.hist, s.table);
+  out.Set("counters", float64Array(env, s.counters, COUNTER_FIELDS));
+  out.Set("hist", float64Array(env, s.hist, HIST_FIELDS));
+  out.Set("keys", handOver(env, s.dumpTable->keys));
+  out.Set("values", handOver(env, s.dumpTable->values));
+  if (s.dumpTable->dims) out.Set("dimensions", dimensionsObject(env, *s.dumpTable->dims));
   Napi::Array lines = Napi::Array::New(env, s.malformedCount);
   Napi::Array texts = Napi::Array::New(env, s.malformedCount);
   for (int i = 0; i < s.malformedCount; i++) {
@@ -621,17 +637,56 @@ Napi::Object toChunkAggregate(const Napi::Env& env, const CtAggregate& s) {
   return out;
 }
 
+/** The local CIDRs argument (CIDR_BYTES each, checked in TS); nullopt when undefined. */
+std::optional<std::vector<uint8_t>> readLocalCidrs(const Napi::Env& env, const Napi::Value& v) {
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "local CIDRs must be a Uint8Array");
+  }
+  const Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+  Filter asList;  // the same checks as a filter's CIDR list
+  asList.src = a.Data();
+  asList.srcLen = a.ElementLength();
+  if (validateFilter(asList) != nullptr) throw Napi::RangeError::New(env, "local CIDRs: not a list of encoded CIDRs");
+  return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+/**
+ * An aggregate with a DumpTable: dense keys and values paged in as classes arrive and, given the
+ * local CIDRs, the dimensions.
+ */
+std::unique_ptr<CtAggregate> dumpAggregate(const Filter& filter, const std::optional<std::vector<uint8_t>>& cidrs) {
+  auto agg = std::make_unique<CtAggregate>(filter);
+  agg->dumpTable = std::make_unique<DumpTable>();
+  if (cidrs) agg->dumpTable->dims = std::make_unique<DimensionBuilder>(cidrs->data(), cidrs->size(), false);
+  return agg;
+}
+
+/** After the last message: the values, and the sums of the dimensions. */
+bool finishDump(CtAggregate& agg, NetlinkFailure& fail) {
+  if (agg.dumpTable->finish(agg.table, agg.counters[C_ACCT] > 0)) return true;
+  fail = {EPROTO, "ctnetlink dump: the dense table lost track of the classes"};
+  return false;
+}
+
 /** The dump runs on the libuv pool: a full table takes the kernel a while to walk. */
 class DumpWorker : public Napi::AsyncWorker {
  public:
-  DumpWorker(Napi::Env env, OwnedFilter filter)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), filter_(std::move(filter)), agg_(filter_.view()) {}
+  DumpWorker(Napi::Env env, OwnedFilter filter, const std::optional<std::vector<uint8_t>>& cidrs)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        filter_(std::move(filter)),
+        agg_(dumpAggregate(filter_.view(), cidrs)) {}
 
   Napi::Promise promise() const { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      ok_ = dumpConntrack(&agg_, nullptr, fail_);
+      // The entry count bounds the classes: room for them all before the first arrives.
+      double count = 0, max = 0;
+      NetlinkFailure ignored;
+      if (conntrackCount(count, max, ignored) && count > 0) agg_->dumpTable->reserve(static_cast<size_t>(count * 1.05) + 1024);
+      ok_ = dumpConntrack(agg_.get(), nullptr, fail_) && finishDump(*agg_, fail_);
     } catch (const std::bad_alloc&) {
       ok_ = false;
       fail_ = {ENOMEM, "ctnetlink dump: out of memory"};
@@ -640,7 +695,7 @@ class DumpWorker : public Napi::AsyncWorker {
 
   void OnOK() override {
     const Napi::Env env = Env();
-    if (ok_) deferred_.Resolve(toChunkAggregate(env, agg_));
+    if (ok_) deferred_.Resolve(toChunkAggregate(env, *agg_));
     else deferred_.Reject(netlinkError(env, fail_).Value());
   }
 
@@ -649,14 +704,16 @@ class DumpWorker : public Napi::AsyncWorker {
  private:
   Napi::Promise::Deferred deferred_;
   OwnedFilter filter_;  // before agg_: agg_ keeps a view of it
-  CtAggregate agg_;
+  std::unique_ptr<CtAggregate> agg_;
   bool ok_ = false;
   NetlinkFailure fail_;
 };
 
-/** netlinkDump(filter): Promise<ChunkAggregate> of the current namespace's table. */
+/** netlinkDump(filter, localCidrs?): Promise<ChunkAggregate> of the current namespace's table. */
 Napi::Value NetlinkDump(const Napi::CallbackInfo& info) {
-  auto* w = new DumpWorker(info.Env(), readOwnedFilter(info.Env(), info[0]));
+  OwnedFilter filter = readOwnedFilter(info.Env(), info[0]);
+  const std::optional<std::vector<uint8_t>> cidrs = readLocalCidrs(info.Env(), info[1]);
+  auto* w = new DumpWorker(info.Env(), std::move(filter), cidrs);
   const Napi::Promise p = w->promise();
   w->Queue();
   return p;
@@ -671,7 +728,10 @@ Napi::Value NetlinkDumpRaw(const Napi::CallbackInfo& info) {
   return Napi::Buffer<uint8_t>::Copy(env, raw.data(), raw.size());
 }
 
-/** netlinkParse(bytes, filter): ChunkAggregate of recorded dump bytes. */
+/**
+ * netlinkParse(bytes, filter, localCidrs?, perBuffer?): ChunkAggregate of recorded dump bytes.
+ * perBuffer: parse them perBuffer messages at a time, as a dump's datagrams arrive (tests).
+ */
 Napi::Value NetlinkParse(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
@@ -679,9 +739,29 @@ Napi::Value NetlinkParse(const Napi::CallbackInfo& info) {
   }
   const Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
   const OwnedFilter filter = readOwnedFilter(env, info[1]);
-  CtAggregate agg(filter.view());
-  parseConntrackMessages(bytes.Data(), bytes.ElementLength(), agg);
-  return toChunkAggregate(env, agg);
+  const std::unique_ptr<CtAggregate> agg = dumpAggregate(filter.view(), readLocalCidrs(env, info[2]));
+  const uint8_t* p = bytes.Data();
+  const size_t len = bytes.ElementLength();
+  const size_t per = info[3].IsNumber() ? static_cast<size_t>(std::max(1.0, info[3].As<Napi::Number>().DoubleValue())) : SIZE_MAX;
+  size_t start = 0;
+  size_t off = 0;
+  size_t messages = 0;
+  // Cut at message boundaries; a header that does not fit ends the cutting (the parser judges the rest).
+  while (per != SIZE_MAX && off + sizeof(nlmsghdr) <= len) {
+    nlmsghdr h;
+    std::memcpy(&h, p + off, sizeof h);
+    if (h.nlmsg_len < sizeof(nlmsghdr) || off + h.nlmsg_len > len) break;
+    off += NLMSG_ALIGN(h.nlmsg_len);
+    if (off > len) off = len;
+    if (++messages % per == 0) {
+      parseConntrackMessages(p + start, off - start, *agg);
+      start = off;
+    }
+  }
+  parseConntrackMessages(p + start, len - start, *agg);
+  NetlinkFailure fail;
+  if (!finishDump(*agg, fail)) throw netlinkError(env, fail);
+  return toChunkAggregate(env, *agg);
 }
 
 /** netlinkCount(): nf_conntrack_count of the current namespace. */

@@ -8,14 +8,55 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "dimensions.h"
 #include "flowtable.h"
 #include "layout.h"
 #include "tokenizer.h"
 
 namespace ctscope {
+
+/**
+ * A dump's table as it grows, beside its FlowTable: the keys of new classes in dense order (the
+ * JS keys array, without a copy), room for their values, and, when the local side is known, the
+ * dimensions built a datagram at a time while the kernel formats the next ones.
+ */
+struct DumpTable {
+  ColumnArray<uint8_t> keys;
+  ColumnArray<double> values;
+  std::unique_ptr<DimensionBuilder> dims;
+  const char* problem = nullptr;
+
+  /** Room for about this many classes (the table's entry count), before the first. */
+  void reserve(size_t classes) {
+    keys.reserve(classes * KEY_BYTES);
+    values.reserve(classes * VALUE_FIELDS);
+    if (dims) dims->reserve(classes);
+  }
+
+  void addClass(const uint8_t* key) {
+    std::memcpy(keys.extend(KEY_BYTES), key, KEY_BYTES);
+    values.extend(VALUE_FIELDS);
+  }
+
+  /** The classes added since the last call, to the dimensions (after each buffer of messages). */
+  void flush() {
+    if (dims && problem == nullptr) problem = dims->addClasses(keys.data(), keys.size() / KEY_BYTES, false);
+  }
+
+  /** After the last message: the final values from the table, whose classes these are. False when they are not. */
+  bool finish(const FlowTable& table, bool traffic) {
+    flush();
+    if (problem != nullptr || table.size() * KEY_BYTES != keys.size()) return false;
+    table.copyValues(values.data());
+    if (dims) dims->finish(keys.data(), values.data(), traffic);
+    return true;
+  }
+};
 
 /** One chunk's aggregate built from conntrack messages; same fields as Scanner's. */
 struct CtAggregate {
@@ -29,6 +70,8 @@ struct CtAggregate {
   int malformedCount = 0;
   double malformedLine[MALFORMED_SAMPLES] = {};
   std::string malformedText[MALFORMED_SAMPLES];
+  /** When set, told of every new class as the table grows. */
+  std::unique_ptr<DumpTable> dumpTable;
 };
 
 /** What one buffer of netlink messages said besides conntrack entries. */

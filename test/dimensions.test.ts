@@ -16,6 +16,7 @@ import { scanBuffer } from "../src/parse/tokenizer.js";
 import { formatAddress } from "../src/report/address.js";
 import { analyzeText } from "./helpers/analyze-text.js";
 import { BACKENDS } from "./helpers/backends.js";
+import { expectSameDimensions } from "./helpers/dimensions-compare.js";
 import { loadNative } from "./helpers/native-compare.js";
 import { LineGen } from "./helpers/random-lines.js";
 
@@ -119,16 +120,7 @@ describe.skipIf(!addon)("native buildDimensions equals the TS one", () => {
       for (const traffic of [true, false]) {
         const a = native.buildDimensions!(t, local, traffic);
         const b = buildDimensions(t, local, traffic);
-        const where = `seed ${s}, ${local.mode}, traffic ${traffic}`;
-        for (const f of Object.keys(b) as Array<keyof Dimensions>) {
-          if (f === "sums") continue;
-          expect([f, Array.from(a[f] as ArrayLike<number>)], where).toEqual([f, Array.from(b[f] as ArrayLike<number>)]);
-        }
-        for (const dim of Object.keys(b.sums) as Array<keyof Dimensions["sums"]>) {
-          for (const f of ["count", "packets", "bytes", "unreplied"] as const) {
-            expect([dim, f, Array.from(a.sums[dim][f])], where).toEqual([dim, f, Array.from(b.sums[dim][f])]);
-          }
-        }
+        expectSameDimensions(a, b, `seed ${s}, ${local.mode}, traffic ${traffic}`);
       }
     }
   });

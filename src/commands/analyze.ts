@@ -15,7 +15,7 @@ import {
 import { type AnalyzeOptions, analyze, defaultThreads } from "../engine/analyze.js";
 import type { Snapshot } from "../engine/types.js";
 import { InputError, UsageError } from "../errors.js";
-import { hostAddresses } from "../live/host.js";
+import { hostAddresses } from "../live/host-addresses.js";
 import { parseInterval, runLive, SOURCE_CHOICES, type SourceChoice } from "../live/index.js";
 import { useColor } from "../report/color.js";
 import { renderDiagnosisText } from "../report/diagnosis-text.js";

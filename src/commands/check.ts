@@ -12,7 +12,7 @@ import type { Diagnosis, HostFacts } from "../diagnose/types.js";
 import type { Snapshot } from "../engine/types.js";
 import { UsageError } from "../errors.js";
 import { analyze } from "../index.js";
-import { hostAddresses } from "../live/host.js";
+import { hostAddresses } from "../live/host-addresses.js";
 import { camel, collect, LIVE_TABLE } from "./analyze.js";
 
 export type CheckCode = 0 | 1 | 2 | 3;

@@ -26,6 +26,7 @@ import { formatAddress, formatEndpoint, formatPrefix } from "../report/address.j
 import type { BackendName } from "./contract.js";
 import {
   buildDimensions,
+  type Dimensions,
   type LocalSpec,
   SC_ASSURED,
   SC_COUNT,
@@ -73,13 +74,20 @@ const PROTO_RANK = (() => {
   return rank;
 })();
 
-export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta): Snapshot {
+/**
+ * prebuilt: the dimensions of m's table for local, with traffic when the entries carried counters,
+ * when they are already at hand (the ctnetlink dump builds them while it runs).
+ */
+export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta, prebuilt?: Dimensions): Snapshot {
   const t = m.table;
   const keys = t.keys;
   const c = m.counters;
   const entries = c[C_ENTRIES]!;
   const accounted = c[C_ACCT]! > 0;
-  const d = (m.backend?.buildDimensions ?? buildDimensions)(t, local, accounted);
+  if (prebuilt && (prebuilt.count.length !== t.size || local.mode === "inferred")) {
+    throw new Error("buildSnapshot: the prebuilt dimensions are not this table's");
+  }
+  const d = prebuilt ?? (m.backend?.buildDimensions ?? buildDimensions)(t, local, accounted);
 
   // Canonical text only for what is shown or asked for.
   const addrTextCache: Array<string | undefined> = [];

@@ -8,13 +8,20 @@
  * ask for) and with a source that may be netlink. Anything else, and the scan dumps as usual.
  */
 import { nativeAddon } from "../engine/addon.js";
-import { type ChunkAggregate, emptyFilter } from "../engine/contract.js";
-import type { NetlinkAddon } from "./netlink.js";
+import { emptyFilter } from "../engine/contract.js";
+import { encodeHostCidrs, hostAddresses } from "./host-addresses.js";
+import type { NetlinkAddon, NetlinkAggregate } from "./netlink.js";
 
 /** Options that change what the dump must hold, or where the table comes from. */
 const DISQUALIFYING = ["--proto", "--state", "--src", "--dst", "--port", "--replay", "--help", "-h"];
 
-let pending: Promise<ChunkAggregate> | null = null;
+/** A dump under way, and the local CIDRs it builds the dimensions for (undefined: none). */
+export interface EarlyDump {
+  dump: Promise<NetlinkAggregate>;
+  localCidrs: Uint8Array | undefined;
+}
+
+let pending: EarlyDump | null = null;
 
 /** Whether `args` (the command line after the script) asks for a one-shot live snapshot a plain dump serves. */
 export function wantsEarlyDump(args: readonly string[], env: NodeJS.ProcessEnv = process.env): boolean {
@@ -39,9 +46,11 @@ export function startEarlyDump(args: readonly string[], env: NodeJS.ProcessEnv =
   try {
     const addon = nativeAddon() as unknown as Partial<NetlinkAddon> | null;
     if (!addon || typeof addon.netlinkDump !== "function") return false;
-    pending = addon.netlinkDump(emptyFilter());
+    const localCidrs = hostLocalCidrs(args);
+    const dump = addon.netlinkDump(emptyFilter(), localCidrs);
     // Failures (no permission, no module) surface when the scan takes it; never as unhandled.
-    pending.catch(() => undefined);
+    dump.catch(() => undefined);
+    pending = { dump, localCidrs };
     return true;
   } catch {
     pending = null;
@@ -49,8 +58,19 @@ export function startEarlyDump(args: readonly string[], env: NodeJS.ProcessEnv =
   }
 }
 
+/**
+ * The local side the scan will take when no --local is given: this host's addresses (as
+ * scan.ts's localSpec encodes them), so that the dump builds the dimensions too. Undefined with
+ * --local (the scan then builds them itself) or when the host has no address.
+ */
+function hostLocalCidrs(args: readonly string[]): Uint8Array | undefined {
+  if (args.some((a) => a === "--local" || a.startsWith("--local="))) return undefined;
+  const host = hostAddresses();
+  return host.length > 0 ? (encodeHostCidrs(host) ?? undefined) : undefined;
+}
+
 /** The dump started early, once; null when there is none (the caller dumps itself). */
-export function takeEarlyDump(): Promise<ChunkAggregate> | null {
+export function takeEarlyDump(): EarlyDump | null {
   const p = pending;
   pending = null;
   return p;

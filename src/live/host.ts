@@ -5,19 +5,9 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readFileSync, readlinkSync } from "node:fs";
-import { networkInterfaces } from "node:os";
 import { parseConntrackStats, parseKernelLog } from "../diagnose/index.js";
 import type { ConntrackStats } from "../diagnose/types.js";
 import type { NetlinkAddon } from "./netlink.js";
-
-/** This host's interface addresses as exact CIDRs (/32, /128): the local side of the live table. */
-export function hostAddresses(): string[] {
-  const out: string[] = [];
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) out.push(`${a.address.split("%")[0]}/${a.family === "IPv4" ? 32 : 128}`);
-  }
-  return out;
-}
 
 export const COUNT_PATH = "/proc/sys/net/netfilter/nf_conntrack_count";
 export const MAX_PATH = "/proc/sys/net/netfilter/nf_conntrack_max";

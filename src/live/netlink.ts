@@ -4,20 +4,45 @@
  */
 import { nativeAddon } from "../engine/addon.js";
 import type { ChunkAggregate, CompiledFilter } from "../engine/contract.js";
+import type { Dimensions, LocalSpec } from "../engine/dimensions.js";
+import { encodeCidrs } from "../engine/filter.js";
 
 /** Per-CPU counters as `conntrack -S` names them. */
 export type CpuStatsRow = { cpu: number } & Record<string, number>;
 
+/**
+ * A dump's aggregate. Given the local side's CIDRs, the addon also builds the table's dimensions
+ * while the dump runs: exactly what buildDimensions gives for keys and values with those CIDRs
+ * and traffic when the entries carried counters.
+ */
+export interface NetlinkAggregate extends ChunkAggregate {
+  dimensions?: Dimensions;
+}
+
 export interface NetlinkAddon {
-  /** Dump the current network namespace's table, aggregated like its /proc text (runs off the main thread). */
-  netlinkDump(filter: CompiledFilter): Promise<ChunkAggregate>;
+  /**
+   * Dump the current network namespace's table, aggregated like its /proc text (runs off the main
+   * thread). localCidrs: see localCidrBytes.
+   */
+  netlinkDump(filter: CompiledFilter, localCidrs?: Uint8Array): Promise<NetlinkAggregate>;
   /** The dump's raw datagrams, for recording fixtures. */
   netlinkDumpRaw(): Uint8Array;
-  /** Aggregate recorded dump bytes (pure). */
-  netlinkParse(bytes: Uint8Array, filter: CompiledFilter): ChunkAggregate;
+  /** Aggregate recorded dump bytes (pure); perBuffer: that many messages at a time, as datagrams arrive. */
+  netlinkParse(bytes: Uint8Array, filter: CompiledFilter, localCidrs?: Uint8Array, perBuffer?: number): NetlinkAggregate;
   /** nf_conntrack_count of the current namespace. */
   netlinkCount(): number;
   netlinkCpuStats(): CpuStatsRow[];
+}
+
+/** The local side as the dump takes it: encoded CIDRs, or undefined when it is inferred (from the whole table). */
+export function localCidrBytes(local: LocalSpec): Uint8Array | undefined {
+  return local.mode === "inferred" ? undefined : encodeCidrs(local.cidrs);
+}
+
+/** Whether two localCidrBytes results are the same local side. */
+export function sameLocalCidrs(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** What the addon's netlink errors carry besides the message. */

@@ -19,7 +19,7 @@ import type { Snapshot } from "../engine/types.js";
 import { CtscopeError, describeErrno, InputError } from "../errors.js";
 import { toJsonObject } from "../report/serialize.js";
 import { takeEarlyDump } from "./early-dump.js";
-import { explainNetlinkError, netlinkAddon } from "./netlink.js";
+import { explainNetlinkError, localCidrBytes, type NetlinkAggregate, netlinkAddon, sameLocalCidrs } from "./netlink.js";
 import type { LiveSourceName } from "./options.js";
 import { CONNTRACK_ARGS, PROC_TABLE, SOURCE_LABELS } from "./sources.js";
 
@@ -57,23 +57,26 @@ async function netlinkSnapshot(req: ScanRequest): Promise<Snapshot> {
   if (!addon) throw new InputError("the native addon with ctnetlink support is not loaded (`npm run build:native`)");
   const filter = compileFilter(req);
   const local = localSpec(req);
-  let agg: Awaited<ReturnType<typeof addon.netlinkDump>>;
+  const localCidrs = localCidrBytes(local);
+  // A one-shot run may have started this very dump while it loaded (early-dump.ts).
+  const early = isEmptyFilter(filter) ? takeEarlyDump() : null;
+  let agg: NetlinkAggregate;
   try {
-    // A one-shot run may have started this very dump while it loaded (early-dump.ts).
-    agg = await ((isEmptyFilter(filter) ? takeEarlyDump() : null) ?? addon.netlinkDump(filter));
+    agg = await (early?.dump ?? addon.netlinkDump(filter, localCidrs));
   } catch (err) {
     throw new InputError(explainNetlinkError(err));
   }
+  // The dimensions built during the dump, when they are for this local side.
+  const dims = sameLocalCidrs(early ? early.localCidrs : localCidrs, localCidrs) ? agg.dimensions : undefined;
   // One table: with the backend's merge it is used as it is.
   const merger = new Merger(getBackend(req.backend));
   merger.add(0, 0, agg);
-  const snapshot = buildSnapshot(merger, local, {
-    backend: "native",
-    sources: [SOURCE_LABELS.netlink],
-    bytes: 0,
-    top: req.top,
-    elapsedMs: 0,
-  });
+  const snapshot = buildSnapshot(
+    merger,
+    local,
+    { backend: "native", sources: [SOURCE_LABELS.netlink], bytes: 0, top: req.top, elapsedMs: 0 },
+    dims,
+  );
   snapshot.elapsed_ms = performance.now() - started;
   return snapshot;
 }
