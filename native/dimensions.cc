@@ -215,13 +215,7 @@ int32_t DimensionBuilder::internAddr(const uint8_t* keys, size_t off, int fam) {
   if (id == fresh) {
     addrFamily.push_back(static_cast<uint8_t>(fam));
     addrOffset.push_back(static_cast<double>(off));
-    addrRank.push_back(addrRankOf(fam, a));
     if (!inferred_) isLocal_.push_back(cidrMatch(cidrs_.data(), cidrs_.size(), fam, a) ? 1 : -1);
-    localCount.push_back(0);
-    for (int d : {0, 1, 2}) {
-      sumCount[d].push_back(0);
-      sumUnreplied[d].push_back(0);
-    }
   }
   return static_cast<int32_t>(id);
 }
@@ -278,7 +272,24 @@ const char* DimensionBuilder::addClasses(const uint8_t* keys, size_t to, bool la
   }
   remoteServiceStates(from, to);
   if (last) in_->rss.reset();
+  // While the table grows, the sums and ranks are paged in as their ids appear; on a finished
+  // table they wait until the interners are gone (a lower peak).
+  if (!last) growIdArrays();
   return nullptr;
+}
+
+void DimensionBuilder::growIdArrays() {
+  const size_t addresses = addrFamily.size();
+  const size_t sizes[DIM_COUNT] = {addresses, addresses, addresses, serviceClass.size(), prefixAddr.size(), rssClass.size()};
+  for (int d = 0; d < DIM_COUNT; d++) {
+    sumCount[d].extend(sizes[d] - sumCount[d].size());
+    sumUnreplied[d].extend(sizes[d] - sumUnreplied[d].size());
+  }
+  localCount.extend(addresses - localCount.size());
+  addrRank.extend(addresses - addrRank.size());
+  serviceRank.extend(sizes[3] - serviceRank.size());
+  prefixRank.extend(sizes[4] - prefixRank.size());
+  rssRank.extend(sizes[5] - rssRank.size());
 }
 
 void DimensionBuilder::inferSides(const double* vals) {
@@ -353,12 +364,7 @@ void DimensionBuilder::services(size_t from, size_t to) {
   for (size_t i = from; i < to; i++) {
     if (i + AHEAD < to) services.prefetch(classService(i + AHEAD));
     const uint32_t svc = services.id(classService(i));
-    if (svc == serviceClass.size()) {
-      serviceClass.push_back(static_cast<int32_t>(i));
-      serviceRank.push_back(addrRank[dst[i]]);
-      sumCount[3].push_back(0);
-      sumUnreplied[3].push_back(0);
-    }
+    if (svc == serviceClass.size()) serviceClass.push_back(static_cast<int32_t>(i));
     service[i] = static_cast<int32_t>(svc);
   }
 }
@@ -371,12 +377,7 @@ void DimensionBuilder::prefixes(const uint8_t* keys, size_t from, size_t to) {
     const uint32_t fresh = static_cast<uint32_t>(prefixAddr.size());
     const uint8_t* a = keys + i * KEY_BYTES + K_SRC;
     const uint32_t pid = family[i] == 4 ? prefixes4.id(prefix4Key(a), fresh) : prefixes6.id(load64(a), fresh);
-    if (pid == fresh) {
-      prefixAddr.push_back(src[i]);
-      prefixRank.push_back(prefixRankOf(addrRank[src[i]]));
-      sumCount[4].push_back(0);
-      sumUnreplied[4].push_back(0);
-    }
+    if (pid == fresh) prefixAddr.push_back(src[i]);
     srcPrefix[i] = static_cast<int32_t>(pid);
   }
 }
@@ -388,12 +389,7 @@ void DimensionBuilder::remoteServiceStates(size_t from, size_t to) {
   for (size_t i = from; i < to; i++) {
     if (i + AHEAD < to) rssIds.prefetch(classRss(i + AHEAD));
     const uint32_t rid = rssIds.id(classRss(i));
-    if (rid == rssClass.size()) {
-      rssClass.push_back(static_cast<int32_t>(i));
-      rssRank.push_back(addrRank[remote[i]]);
-      sumCount[5].push_back(0);
-      sumUnreplied[5].push_back(0);
-    }
+    if (rid == rssClass.size()) rssClass.push_back(static_cast<int32_t>(i));
     rss[i] = static_cast<int32_t>(rid);
   }
 }
@@ -413,6 +409,14 @@ void DimensionBuilder::finish(const uint8_t* keys, const double* vals, bool traf
     remoteServiceStates(0, n);
   }
   in_ = std::make_unique<Interners>();  // all of them freed before the sums touch more memory
+  growIdArrays();
+
+  // Tie ranks: an address's from its bytes; prefixes, services and remotes+services+states from
+  // the address of their first class.
+  for (size_t a = 0; a < addrFamily.size(); a++) addrRank[a] = addrRankOf(addrFamily[a], keys + static_cast<size_t>(addrOffset[a]));
+  for (size_t p = 0; p < prefixAddr.size(); p++) prefixRank[p] = prefixRankOf(addrRank[prefixAddr[p]]);
+  for (size_t v = 0; v < serviceClass.size(); v++) serviceRank[v] = addrRank[dst[serviceClass[v]]];
+  for (size_t r = 0; r < rssClass.size(); r++) rssRank[r] = addrRank[remote[rssClass[r]]];
 
   for (size_t i = 0; i < n; i++) {
     const double* v = vals + i * VALUE_FIELDS;

@@ -86,6 +86,8 @@ class DimensionBuilder {
   void services(size_t from, size_t to);
   void prefixes(const uint8_t* keys, size_t from, size_t to);
   void remoteServiceStates(size_t from, size_t to);
+  /** The per-id sums and ranks as long as the ids so far (zeros). */
+  void growIdArrays();
 
   std::vector<uint8_t> cidrs_;
   bool inferred_;
