@@ -96,12 +96,18 @@ Napi::Array numberArray(const Napi::Env& env, const double* v, size_t n) {
 class MergeTable : public Napi::ObjectWrap<MergeTable> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "MergeTable", {InstanceMethod("add", &MergeTable::Add), InstanceMethod("take", &MergeTable::Take)});
+    return DefineClass(env, "MergeTable",
+                       {InstanceMethod("add", &MergeTable::Guarded<&MergeTable::Add>), InstanceMethod("take", &MergeTable::Guarded<&MergeTable::Take>)});
   }
 
   explicit MergeTable(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MergeTable>(info) {}
 
  private:
+  template <Napi::Value (MergeTable::*M)(const Napi::CallbackInfo&)>
+  Napi::Value Guarded(const Napi::CallbackInfo& info) {
+    return guardedMethod<MergeTable, M>(this, info);
+  }
+
   std::unique_ptr<FlowTable> table_;
 
   /** add(keys, values): one chunk's table. */
@@ -146,11 +152,11 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
   CtscopeAddon(Napi::Env env, Napi::Object exports) {
     DefineAddon(exports, {
                              InstanceMethod("setErrorClasses", &CtscopeAddon::SetErrorClasses),
-                             InstanceMethod("scanBuffer", &CtscopeAddon::ScanBuffer),
-                             InstanceMethod("scanFile", &CtscopeAddon::ScanFile),
+                             InstanceMethod("scanBuffer", &CtscopeAddon::Guarded<&CtscopeAddon::ScanBuffer>),
+                             InstanceMethod("scanFile", &CtscopeAddon::Guarded<&CtscopeAddon::ScanFile>),
                              InstanceMethod("layout", &CtscopeAddon::Layout),
-                             InstanceMethod("buildDimensions", &CtscopeAddon::BuildDimensions),
-                             InstanceMethod("topCandidates", &CtscopeAddon::TopCandidates),
+                             InstanceMethod("buildDimensions", &CtscopeAddon::Guarded<&CtscopeAddon::BuildDimensions>),
+                             InstanceMethod("topCandidates", &CtscopeAddon::Guarded<&CtscopeAddon::TopCandidates>),
                          });
     exports.Set("MergeTable", MergeTable::Define(env));
     registerNetlink(env, exports);
@@ -158,6 +164,11 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
 
  private:
   Napi::FunctionReference inputError_;
+
+  template <Napi::Value (CtscopeAddon::*M)(const Napi::CallbackInfo&)>
+  Napi::Value Guarded(const Napi::CallbackInfo& info) {
+    return guardedMethod<CtscopeAddon, M>(this, info);
+  }
 
   Napi::Value SetErrorClasses(const Napi::CallbackInfo& info) {
     const Napi::Env env = info.Env();
@@ -230,7 +241,7 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     const Napi::Uint8Array cidrs = info[3].As<Napi::Uint8Array>();
     const size_t n = keys.ElementLength() / KEY_BYTES;
     DimensionBuilder b(cidrs.Data(), cidrs.ElementLength(), info[2].ToBoolean().Value());
-    b.reserve(n);
+    b.reserve(n, true);
     if (const char* problem = b.addClasses(keys.Data(), n, true)) throw Napi::RangeError::New(env, problem);
     b.finish(keys.Data(), values.Data(), info[4].ToBoolean().Value());
     return dimensionsObject(env, b);

@@ -184,9 +184,9 @@ DimensionBuilder::DimensionBuilder(const uint8_t* cidrs, size_t cidrLen, bool in
 
 DimensionBuilder::~DimensionBuilder() = default;
 
-void DimensionBuilder::reserve(size_t classes) {
+void DimensionBuilder::reserve(size_t classes, bool interners) {
   if (n_ != 0) return;
-  expected_ = classes;
+  if (interners) expected_ = classes;
   for (auto* a : {&family, &proto, &state, &flags, &anyLocal_}) a->reserve(classes);
   for (auto* a : {&dport, &src, &dst, &remote, &local, &service, &srcPrefix, &rss}) a->reserve(classes);
   for (auto* a : {&count, &packets, &bytes, &maxTimeout}) a->reserve(classes);

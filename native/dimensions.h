@@ -47,8 +47,11 @@ class DimensionBuilder {
   DimensionBuilder(const DimensionBuilder&) = delete;
   DimensionBuilder& operator=(const DimensionBuilder&) = delete;
 
-  /** Before the first class: room for about this many classes, so that nothing moves or rehashes. */
-  void reserve(size_t classes);
+  /**
+   * Before the first class: room for about this many classes, so that no array moves.
+   * interners: size the interners for them too (a finished table of that size), so that none rehashes.
+   */
+  void reserve(size_t classes, bool interners);
 
   /**
    * Classes [size(), to) of keys (KEY_BYTES each, the table's keys so far; earlier classes were

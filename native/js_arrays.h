@@ -5,6 +5,8 @@
 #include <napi.h>
 
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include "flowtable.h"
 #include "layout.h"
@@ -31,9 +33,9 @@ template <typename T, bool huge>
 Napi::TypedArrayOf<T> handOver(const Napi::Env& env, MappedArray<T, huge>& a) {
   const size_t n = a.size();
   if (n == 0) return Napi::TypedArrayOf<T>::New(env, 0);
-  size_t mapped = 0;
-  T* p = a.release(mapped);
-  auto* hint = new size_t(mapped);
+  auto hint = std::make_unique<size_t>(0);  // before the release: nothing can throw after it but the buffer
+  T* p = a.release(*hint);
+  const size_t mapped = *hint;
   Napi::ArrayBuffer buf;
   try {
     buf = Napi::ArrayBuffer::New(
@@ -42,16 +44,39 @@ Napi::TypedArrayOf<T> handOver(const Napi::Env& env, MappedArray<T, huge>& a) {
           munmap(data, *bytes);
           delete bytes;
         },
-        hint);
+        hint.get());
+    hint.release();  // owned by the finalizer now
   } catch (const Napi::Error&) {
     // A runtime without external buffers: one copy instead.
-    delete hint;
     Napi::TypedArrayOf<T> copy = Napi::TypedArrayOf<T>::New(env, n);
     std::memcpy(copy.Data(), p, n * sizeof(T));
     munmap(p, mapped);
     return copy;
   }
   return Napi::TypedArrayOf<T>::New(env, n, buf, 0);
+}
+
+/**
+ * An entry point that turns an allocation failure into a JS error: any other C++ exception than
+ * Napi::Error would end the process (std::terminate) instead of failing the call.
+ */
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), "ctscope addon: out of memory");
+  }
+}
+
+/** guarded() for the methods of an addon or wrapped class T. */
+template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo&)>
+Napi::Value guardedMethod(T* self, const Napi::CallbackInfo& info) {
+  try {
+    return (self->*M)(info);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), "ctscope addon: out of memory");
+  }
 }
 
 /** out.keys and out.values: the table's flow classes in first-seen order. */

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <condition_variable>
 #include <cstring>
@@ -742,7 +743,12 @@ Napi::Value NetlinkParse(const Napi::CallbackInfo& info) {
   const std::unique_ptr<CtAggregate> agg = dumpAggregate(filter.view(), readLocalCidrs(env, info[2]));
   const uint8_t* p = bytes.Data();
   const size_t len = bytes.ElementLength();
-  const size_t per = info[3].IsNumber() ? static_cast<size_t>(std::max(1.0, info[3].As<Napi::Number>().DoubleValue())) : SIZE_MAX;
+  size_t per = SIZE_MAX;
+  if (!info[3].IsUndefined()) {
+    const double d = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 0;
+    if (!(d >= 1 && d <= 4294967296.0) || d != std::floor(d)) throw Napi::RangeError::New(env, "netlinkParse: perBuffer must be a whole number from 1 to 2^32");
+    per = static_cast<size_t>(d);
+  }
   size_t start = 0;
   size_t off = 0;
   size_t messages = 0;
@@ -792,9 +798,9 @@ Napi::Value NetlinkCpuStats(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerNetlink(Napi::Env env, Napi::Object exports) {
-  exports.Set("netlinkDump", Napi::Function::New(env, NetlinkDump, "netlinkDump"));
-  exports.Set("netlinkDumpRaw", Napi::Function::New(env, NetlinkDumpRaw, "netlinkDumpRaw"));
-  exports.Set("netlinkParse", Napi::Function::New(env, NetlinkParse, "netlinkParse"));
+  exports.Set("netlinkDump", Napi::Function::New(env, guarded<NetlinkDump>, "netlinkDump"));
+  exports.Set("netlinkDumpRaw", Napi::Function::New(env, guarded<NetlinkDumpRaw>, "netlinkDumpRaw"));
+  exports.Set("netlinkParse", Napi::Function::New(env, guarded<NetlinkParse>, "netlinkParse"));
   exports.Set("netlinkCount", Napi::Function::New(env, NetlinkCount, "netlinkCount"));
   exports.Set("netlinkCpuStats", Napi::Function::New(env, NetlinkCpuStats, "netlinkCpuStats"));
 }

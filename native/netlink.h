@@ -29,13 +29,16 @@ struct DumpTable {
   ColumnArray<uint8_t> keys;
   ColumnArray<double> values;
   std::unique_ptr<DimensionBuilder> dims;
-  const char* problem = nullptr;
 
-  /** Room for about this many classes (the table's entry count), before the first. */
+  /**
+   * Room for about this many classes (the table's entry count, filters aside), before the first:
+   * mapped only, committed where written. The interners still start small and grow: sized for the
+   * worst case, they would be cleared whole at once.
+   */
   void reserve(size_t classes) {
     keys.reserve(classes * KEY_BYTES);
     values.reserve(classes * VALUE_FIELDS);
-    if (dims) dims->reserve(classes);
+    if (dims) dims->reserve(classes, false);
   }
 
   void addClass(const uint8_t* key) {
@@ -43,15 +46,18 @@ struct DumpTable {
     values.extend(VALUE_FIELDS);
   }
 
-  /** The classes added since the last call, to the dimensions (after each buffer of messages). */
+  /**
+   * The classes added since the last call, to the dimensions (after each buffer of messages). Keys
+   * the builder refuses (none a dump makes) drop the dimensions, not the dump.
+   */
   void flush() {
-    if (dims && problem == nullptr) problem = dims->addClasses(keys.data(), keys.size() / KEY_BYTES, false);
+    if (dims && dims->addClasses(keys.data(), keys.size() / KEY_BYTES, false) != nullptr) dims.reset();
   }
 
   /** After the last message: the final values from the table, whose classes these are. False when they are not. */
   bool finish(const FlowTable& table, bool traffic) {
     flush();
-    if (problem != nullptr || table.size() * KEY_BYTES != keys.size()) return false;
+    if (table.size() * KEY_BYTES != keys.size()) return false;
     table.copyValues(values.data());
     if (dims) dims->finish(keys.data(), values.data(), traffic);
     return true;

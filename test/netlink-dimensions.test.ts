@@ -145,17 +145,23 @@ describe.skipIf(!addon)("dimensions built during the dump", () => {
     const local = LOCALS[1]![1];
     const a = addon!.netlinkParse(bytes, emptyFilter(), localCidrBytes(local));
     const meta = { backend: "native" as const, sources: ["netlink"], bytes: 0, top: 7, elapsedMs: 0 };
+    // The reference builds its dimensions in TS: the native batch builder is the same code.
     const snapshot = (dims: boolean) => {
-      const m = new Merger(getBackend("native"));
+      const m = new Merger(getBackend(dims ? "native" : "ts"));
       m.add(0, 0, a);
       return toJsonObject(buildSnapshot(m, local, meta, dims ? a.dimensions : undefined), {});
     };
-    expect(snapshot(true)).toEqual(snapshot(false));
+    const reference = snapshot(false);
+    expect(reference.entries).toBe(3000);
+    expect(snapshot(true)).toEqual(reference);
   });
 
   it("refuses local CIDRs that are not encoded CIDRs", () => {
     expect(() => addon!.netlinkParse(done(), emptyFilter(), new Uint8Array(5))).toThrow(RangeError);
     expect(() => addon!.netlinkParse(done(), emptyFilter(), [1, 2] as unknown as Uint8Array)).toThrow(TypeError);
+    for (const per of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e20, "2"]) {
+      expect(() => addon!.netlinkParse(done(), emptyFilter(), undefined, per as number), String(per)).toThrow(RangeError);
+    }
     // The dump checks them before it starts (no socket is opened).
     expect(() => addon!.netlinkDump(emptyFilter(), Uint8Array.of(4, 33, ...new Uint8Array(16)))).toThrow(RangeError);
   });

@@ -84,6 +84,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta, p
   const c = m.counters;
   const entries = c[C_ENTRIES]!;
   const accounted = c[C_ACCT]! > 0;
+  // A sanity check only (a size, not the keys): the caller vouches for the table.
   if (prebuilt && (prebuilt.count.length !== t.size || local.mode === "inferred")) {
     throw new Error("buildSnapshot: the prebuilt dimensions are not this table's");
   }

@@ -65,8 +65,12 @@ export function startEarlyDump(args: readonly string[], env: NodeJS.ProcessEnv =
  */
 function hostLocalCidrs(args: readonly string[]): Uint8Array | undefined {
   if (args.some((a) => a === "--local" || a.startsWith("--local="))) return undefined;
-  const host = hostAddresses();
-  return host.length > 0 ? (encodeHostCidrs(host) ?? undefined) : undefined;
+  try {
+    const host = hostAddresses();
+    return host.length > 0 ? (encodeHostCidrs(host) ?? undefined) : undefined;
+  } catch {
+    return undefined; // the dump still starts; the scan builds the dimensions
+  }
 }
 
 /** The dump started early, once; null when there is none (the caller dumps itself). */
