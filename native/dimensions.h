@@ -34,7 +34,7 @@ constexpr const char* DIM_NAMES[DIM_COUNT] = {"src", "dst", "remote", "service",
  * ctnetlink dump hands over each datagram's new classes while the kernel formats the rest, so
  * that the interning and the first touch of every array happen during the dump).
  *
- * Every array is its own mapping (huge pages once big) and goes to JS without a copy.
+ * Every array is its own mapping (a ColumnArray) and goes to JS without a copy.
  */
 class DimensionBuilder {
  public:
