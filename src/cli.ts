@@ -1,7 +1,7 @@
 /** The command line: `ctscope analyze|check|gen|bench|doctor`. Errors become one line and an exit code. */
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { registerAnalyze } from "./commands/analyze.js";
-import { registerBench } from "./commands/bench.js";
+import { registerBench } from "./commands/bench-command.js";
 import { registerCheck } from "./commands/check.js";
 import { registerDoctor } from "./commands/doctor.js";
 import { registerGen } from "./commands/gen.js";

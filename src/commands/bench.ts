@@ -9,12 +9,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { cpus, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { type Command, Option } from "@commander-js/extra-typings";
 import { backendInfo, getBackend, nativeAddon, PACKAGE_ROOT } from "../engine/backend.js";
 import { type Backend, emptyFilter } from "../engine/contract.js";
-import { CtscopeError, UsageError } from "../errors.js";
+import { CtscopeError } from "../errors.js";
 import { type CachedDump, ensureDump } from "../gen/cache.js";
-import { GEN_FORMATS, type GenFormat } from "../gen/model.js";
+import type { GenFormat } from "../gen/model.js";
 import { comparableTruth, tallyAggregate } from "../gen/tally.js";
 import { KEY_BYTES } from "../parse/layout.js";
 import { fmtInt as groupDigits } from "../report/text-table.js";
@@ -524,43 +523,4 @@ export function renderMarkdown(r: BenchReport): string {
   }
   if (r.notes.length) lines.push("", ...r.notes.map((n) => `_${n}_`));
   return `${lines.join("\n")}\n`;
-}
-
-/** Registers `ctscope bench`. */
-export function registerBench(program: Command): void {
-  program
-    .command("bench")
-    .description("Benchmark the backends (native vs TS vs wc -l) and whole runs (vs awk and a naive script) on generated dumps")
-    .option("--dir <path>", "cache directory for generated dumps", ".bench")
-    .addOption(new Option("--format <name>", "format of the generated dumps").choices(GEN_FORMATS).default("proc" as GenFormat))
-    .option("--big", "add the 10M-entry (~2 GB) whole-process run", false)
-    .option("--quick", "100k entries only, few iterations (a smoke run)", false)
-    .option(
-      "--runs <n>",
-      "whole-process repetitions (median reported)",
-      (v) => {
-        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 100)
-          throw new UsageError(`--runs must be a whole number from 1 to 100 (got "${v}")`);
-        return Number(v);
-      },
-      3,
-    )
-    .option("--no-scan", "skip the backend throughput part")
-    .option("--no-process", "skip the whole-process part")
-    .option("--markdown", "print the tables as Markdown", false)
-    .option("--json", "print the report as JSON", false)
-    .action(async (opts) => {
-      if (opts.markdown && opts.json) throw new UsageError("--markdown and --json are exclusive");
-      const report = await runBench({
-        dir: opts.dir,
-        format: opts.format as GenFormat,
-        big: opts.big,
-        quick: opts.quick,
-        runs: opts.runs,
-        scan: opts.scan,
-        process: opts.process,
-      });
-      const text = opts.json ? `${JSON.stringify(report, null, 2)}\n` : opts.markdown ? renderMarkdown(report) : renderText(report);
-      process.stdout.write(text);
-    });
 }

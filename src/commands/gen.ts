@@ -1,8 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { type Command, Option } from "@commander-js/extra-typings";
 import { CtscopeError, describeErrno, UsageError } from "../errors.js";
-import { MAX_ENTRIES, writeDumpFile, writeDumpStream } from "../gen/generate.js";
-import { GEN_FORMATS, type GenFormat } from "../gen/model.js";
+import { GEN_FORMATS, type GenFormat, MAX_ENTRIES } from "../gen/model.js";
 
 /** "250000", "250k", "1M", "1e6" → an entry count. */
 export function parseCount(v: string): number {
@@ -45,6 +44,8 @@ export function registerGen(program: Command): void {
     .option("-o, --output <file>", "write to FILE (atomically: temporary file, then rename) instead of stdout")
     .option("--truth <file>", "also write the exact expected counts (JSON) to FILE")
     .action(async (n, opts) => {
+      // Loaded here: other commands never need the generator.
+      const { writeDumpFile, writeDumpStream } = await import("../gen/generate.js");
       const genOpts = { n, seed: opts.seed, format: opts.format as GenFormat, acct: opts.acct };
       const result = await writing(opts.output ?? "stdout", async () =>
         opts.output ? writeDumpFile(opts.output, genOpts) : await writeDumpStream(process.stdout, genOpts),

@@ -8,7 +8,7 @@ import type { Writable } from "node:stream";
 import { ByteWriter } from "./bytes.js";
 import { Entry, EntryFactory } from "./entry.js";
 import { EntryFormatter, MAX_LINE_BYTES, XML_FOOTER, XML_HEADER } from "./format.js";
-import { type GenFormat, type GenTruth, plantedTruth } from "./model.js";
+import { type GenFormat, type GenTruth, MAX_ENTRIES, plantedTruth } from "./model.js";
 
 export interface GenOptions {
   n: number;
@@ -20,7 +20,6 @@ export interface GenOptions {
 }
 
 /** Largest N accepted (the slot permutation works on 32-bit values). */
-export const MAX_ENTRIES = 2 ** 31;
 
 /** Yields the dump in chunks; each chunk is a fresh Buffer the caller may keep. */
 export function* generateChunks(opts: GenOptions): Generator<Buffer> {

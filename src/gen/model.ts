@@ -19,6 +19,8 @@
 import { P_ICMP, P_ICMPV6, P_TCP, P_UDP, S_ESTABLISHED, S_SYN_RECV, S_SYN_SENT, STATE_NAMES } from "../parse/layout.js";
 
 export const GEN_FORMATS = ["proc", "legacy", "conntrack", "extended", "xml"] as const;
+/** The most entries one dump may have. */
+export const MAX_ENTRIES = 2 ** 31;
 export type GenFormat = (typeof GEN_FORMATS)[number];
 
 export const LOCAL4 = "198.51.100.10";
