@@ -127,13 +127,13 @@ export function isEstablished(f: FlowColumns, i: number): boolean {
  * pass over the classes.
  */
 export function stateEntries(
-  ctx: RuleContext,
+  snapshot: Snapshot | null,
   protos: readonly string[],
   states: readonly string[] | null,
   field: "count" | "unreplied" = "count",
 ): number {
   let n = 0;
-  for (const row of ctx.snapshot?.by_state ?? []) {
+  for (const row of snapshot?.by_state ?? []) {
     if (protos.includes(row.proto) && (states === null || (row.state !== null && states.includes(row.state)))) n += row[field];
   }
   return n;

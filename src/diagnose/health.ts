@@ -4,7 +4,7 @@
  */
 import type { Snapshot } from "../engine/types.js";
 import { P_TCP, S_CLOSE_WAIT } from "../parse/layout.js";
-import { isEstablished } from "./context.js";
+import { isEstablished, stateEntries } from "./context.js";
 import type { Thresholds } from "./thresholds.js";
 import type { Health, HostFacts } from "./types.js";
 
@@ -128,11 +128,14 @@ export function computeHealth(snapshot: Snapshot | null, facts: HostFacts | null
 
 function establishedTimeout(snapshot: Snapshot | null, facts: HostFacts | null): Health["establishedTimeout"] {
   let observedMax: number | null = null;
-  if (snapshot) {
+  // The class pass only when the state rows show ESTABLISHED entries.
+  if (snapshot && stateEntries(snapshot, ["tcp"], ["ESTABLISHED"]) > 0) {
     const f = snapshot.flows;
     for (let i = 0; i < f.n; i++) {
       if (isEstablished(f, i) && f.maxTimeout[i]! >= 0) observedMax = Math.max(observedMax ?? 0, f.maxTimeout[i]!);
     }
+  }
+  if (snapshot) {
     // The histogram proves a lower bound even when classes are not available.
     for (const b of snapshot.established_timeouts) {
       if (b.count > 0 && b.from > 0) observedMax = Math.max(observedMax ?? 0, b.from);
@@ -169,7 +172,7 @@ function closeWaitTimeout(snapshot: Snapshot | null, facts: HostFacts | null): H
     return { seconds: sysctl, source: "sysctl", atLeast: false, kubeProxy: sysctl === KUBE_PROXY_CLOSE_WAIT_TIMEOUT };
   }
   let observed = -1;
-  const f = snapshot?.flows;
+  const f = stateEntries(snapshot, ["tcp"], ["CLOSE_WAIT"]) > 0 ? snapshot?.flows : undefined;
   for (let i = 0; f && i < f.n; i++) {
     if (f.proto[i] === P_TCP && f.state[i] === S_CLOSE_WAIT) observed = Math.max(observed, f.maxTimeout[i]!);
   }

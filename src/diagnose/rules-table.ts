@@ -227,7 +227,7 @@ export function idleEstablished(ctx: RuleContext, T: number, idle: number): { en
   const f = ctx.flows;
   const classes: number[] = [];
   let fromClasses = 0;
-  const established = stateEntries(ctx, ["tcp"], ["ESTABLISHED"]);
+  const established = stateEntries(ctx.snapshot, ["tcp"], ["ESTABLISHED"]);
   for (let i = 0; established > 0 && i < f.n; i++) {
     const mt = f.maxTimeout[i]!;
     if (isEstablished(f, i) && mt >= 0 && mt < cutoff) {

@@ -404,7 +404,7 @@ function limitRec(subject: string, entries: number, timeout: number, what: strin
 export function synFloodRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
   const f = ctx.flows;
-  if (stateEntries(ctx, ["tcp"], ["SYN_SENT", "SYN_RECV", "SYN_SENT2"]) < t.synFloodEntries) return [];
+  if (stateEntries(ctx.snapshot, ["tcp"], ["SYN_SENT", "SYN_RECV", "SYN_SENT2"]) < t.synFloodEntries) return [];
   const keep = (i: number) => isHalfOpen(f, i) && isIncoming(f, i);
   let totalHalf = 0;
   for (let i = 0; i < f.n; i++) if (keep(i)) totalHalf += f.count[i]!;
@@ -567,7 +567,7 @@ export function scanRule(ctx: RuleContext): Finding[] {
 export function udpFloodRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
   const f = ctx.flows;
-  if (stateEntries(ctx, ["udp", "udplite"], null, "unreplied") < t.udpFloodEntries) return [];
+  if (stateEntries(ctx.snapshot, ["udp", "udplite"], null, "unreplied") < t.udpFloodEntries) return [];
   const keep = (i: number) => isUdpLike(f, i) && isUnreplied(f, i) && isIncoming(f, i);
   let total = 0;
   for (let i = 0; i < f.n; i++) if (keep(i)) total += f.count[i]!;
