@@ -438,6 +438,7 @@ void DimensionBuilder::finish(const uint8_t* keys, const double* vals, bool traf
     }
     sumDimension(ids[d], vals, flags.data(), n, sumCount[d].data(), sumUnreplied[d].data(), traffic ? sumPackets[d].data() : nullptr,
                  traffic ? sumBytes[d].data() : nullptr);
+    for (size_t id = 0; id < sumCount[d].size(); id++) distinct[d] += sumCount[d][id] > 0 ? 1 : 0;
   }
   // Entries per protocol and state, and the totals.
   for (size_t i = 0; i < n; i++) {

@@ -77,6 +77,8 @@ class DimensionBuilder {
   ColumnArray<double> prefixRank, serviceRank, rssRank;
   /** Per dimension (DIM_COUNT order); packets and bytes stay empty without traffic. */
   ColumnArray<double> sumCount[DIM_COUNT], sumUnreplied[DIM_COUNT], sumPackets[DIM_COUNT], sumBytes[DIM_COUNT];
+  /** Ids with entries, per dimension. */
+  double distinct[DIM_COUNT] = {};
   std::vector<double> stateCounts = std::vector<double>(256 * STATE_SLOTS * STATE_COUNT_FIELDS);
   std::vector<double> protoCounts = std::vector<double>(256);
   double totals[TOTAL_FIELDS] = {};

@@ -48,6 +48,7 @@ inline Napi::Object dimensionsObject(const Napi::Env& env, DimensionBuilder& t) 
     sums.Set(DIM_NAMES[d], s);
   }
   out.Set("sums", sums);
+  out.Set("distinct", float64Array(env, t.distinct, DIM_COUNT));
   out.Set("stateCounts", float64Array(env, t.stateCounts.data(), t.stateCounts.size()));
   out.Set("protoCounts", float64Array(env, t.protoCounts.data(), t.protoCounts.size()));
   out.Set("totals", float64Array(env, t.totals, TOTAL_FIELDS));

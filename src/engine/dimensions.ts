@@ -29,7 +29,7 @@ import {
 import { type Cidr, inCidrs } from "./filter.js";
 import type { MergedTable } from "./merge.js";
 import { PairInterner } from "./pair-interner.js";
-import type { Dimension } from "./types.js";
+import { DIMENSIONS, type Dimension } from "./types.js";
 
 /** Sums per id of one dimension. packets and bytes are empty when the input carried no counters. */
 export interface Sums {
@@ -107,6 +107,8 @@ export interface Dimensions {
   serviceRank: Float64Array;
   rssRank: Float64Array;
   sums: Record<Dimension, Sums>;
+  /** Ids with entries, per dimension in DIMENSIONS order. */
+  distinct: Float64Array;
   /** (protocol * STATE_SLOTS + state) * 4 + SC_*: entries, unreplied, assured, offloaded. */
   stateCounts: Float64Array;
   /** Entries per protocol number. */
@@ -401,6 +403,14 @@ export function buildDimensions(t: MergedTable, local: LocalSpec, traffic: boole
   }
 
   const ranks = tieRanks(keys, addrFamily, addrOffset, prefixAddr.done(), dst, serviceClass.done(), remote, rssClass.done());
+  const sums: Record<Dimension, Sums> = {
+    src: bySrc.done(addresses),
+    dst: byDst.done(addresses),
+    remote: byRemote.done(addresses),
+    service: byService.done(serviceClass.size),
+    src_prefix: byPrefix.done(prefixAddr.size),
+    remote_service_state: byRss.done(rssClass.size),
+  };
   return {
     family,
     proto,
@@ -425,18 +435,22 @@ export function buildDimensions(t: MergedTable, local: LocalSpec, traffic: boole
     serviceClass: serviceClass.done(),
     rssClass: rssClass.done(),
     ...ranks,
-    sums: {
-      src: bySrc.done(addresses),
-      dst: byDst.done(addresses),
-      remote: byRemote.done(addresses),
-      service: byService.done(serviceClass.size),
-      src_prefix: byPrefix.done(prefixAddr.size),
-      remote_service_state: byRss.done(rssClass.size),
-    },
+    sums,
+    distinct: distinctIds(sums),
     stateCounts,
     protoCounts,
     totals,
   };
+}
+
+/** Ids with entries, per dimension in DIMENSIONS order. */
+function distinctIds(sums: Record<Dimension, Sums>): Float64Array {
+  return Float64Array.from(DIMENSIONS, (dim) => {
+    const count = sums[dim].count;
+    let k = 0;
+    for (let i = 0; i < count.length; i++) if (count[i]! > 0) k++;
+    return k;
+  });
 }
 
 /** The tie ranks of Dimensions (native/dimensions.cc computes the same numbers). */

@@ -198,12 +198,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta, p
       return { remote: addr(d.remote[i]!), ...serviceOf(i), state: stateName(d.state[i]!) };
     }),
   };
-  const distinctOf = (count: Float64Array): number => {
-    let k = 0;
-    for (let i = 0; i < count.length; i++) if (count[i]! > 0) k++;
-    return k;
-  };
-  const distinct = Object.fromEntries(DIMENSIONS.map((dim) => [dim, distinctOf(d.sums[dim].count)])) as Record<Dimension, number>;
+  const distinct = Object.fromEntries(DIMENSIONS.map((dim, i) => [dim, d.distinct[i]!])) as Record<Dimension, number>;
 
   const hist = (base: number): HistBucket[] => {
     const out: HistBucket[] = [];
