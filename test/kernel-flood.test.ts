@@ -43,13 +43,16 @@ describe.skipIf(!support.ok)("conntrack table filled to nf_conntrack_max", () =>
     expect(flood.sysctl).toContain(`net.netfilter.nf_conntrack_max = ${flood.max}\n`);
   });
 
-  it("drops every new flow once full, and counts the drops", () => {
+  it("drops new flows once full, and counts every drop", () => {
     expect(flood.overflowSent).toBe(2000);
-    expect(flood.overflowRejected).toBe(2000);
-    expect(flood.dropsConntrackS).toBe(2000);
-    expect(flood.dropsProcStat).toBe(2000);
-    // Every entry is ASSURED: nothing could be evicted instead.
-    expect(sumProcStat(flood.procStat, "early_drop")).toBe(0);
+    // Nearly all: once a drop sets the kernel's early-drop flag, its GC may free a slot, and a new
+    // flow that gets in (not ASSURED) can be evicted for the next one (seen: 1976 of 2000).
+    expect(flood.overflowRejected).toBeGreaterThanOrEqual(1900);
+    expect(flood.dropsConntrackS).toBe(flood.overflowRejected);
+    expect(flood.dropsProcStat).toBe(flood.overflowRejected);
+    // The filled entries are ASSURED and never evicted: an early drop can only take a new flow
+    // that got in, and each one lets at most one more in.
+    expect(sumProcStat(flood.procStat, "early_drop")).toBeLessThanOrEqual(flood.overflowSent - flood.overflowRejected);
     expect(flood.conntrackS).toMatch(/\bdrop=[1-9]/);
   });
 
