@@ -35,6 +35,8 @@ describe("exit codes and messages", () => {
     expect(r.stderr).toBe("");
     expect(r.stdout).toMatch(/^ctscope 12 entries from /);
     expect(r.stdout).toContain("Input: 12 lines, 12 entries, 0 malformed");
+    // The two offloaded entries carry no timeout: their own histogram row.
+    expect(r.stdout).toMatch(/^ {2}no timeout +2 +16\.7% +\S/m);
   });
 
   it("0: malformed lines are reported, not fatal", () => {
@@ -144,6 +146,7 @@ describe.each(BACKENDS)("output formats (%s backend)", (backend) => {
       "offloaded",
       "natted",
       "timeouts",
+      "no_timeout",
       "established_timeouts",
       "local",
       "distinct",

@@ -57,6 +57,7 @@ describe("renderProm", () => {
     expect(lines).toContain('ctscope_table_entries_by_state{protocol="udp",state=""} 1500');
     expect(lines).toContain(`ctscope_anomalies{severity="critical"} ${d.anomalies.filter((a) => a.severity === "critical").length}`);
     expect(lines).toContain("ctscope_status 2");
+    expect(lines).toContain("ctscope_table_entries_without_timeout 0");
     expect(lines).toContain('ctscope_table_top_entries{dimension="src",key="odd \\"key\\" with \\\\ and\\nnewline"} 55000');
   });
 

@@ -59,6 +59,7 @@ describe.each(BACKENDS)("formats (%s backend)", (backend) => {
     expect(protos(s)).toEqual({ tcp: 7, udp: 2, gre: 1, icmp: 1, icmpv6: 1 });
     // Offloaded entries carry no timeout: 12 entries, 10 in the histogram.
     expect(hist(s.timeouts)).toEqual({ 0: 1, 10: 3, 60: 1, 300: 1, 7200: 1, 43200: 1, 345600: 2 });
+    expect(s.no_timeout).toBe(2);
     expect(hist(s.established_timeouts)).toEqual({ 300: 1, 43200: 1, 345600: 2 });
     expect(top(s, "service")).toEqual({
       "tcp 10.0.0.1:22": 2,
@@ -275,6 +276,20 @@ describe.each(BACKENDS)("formats (%s backend)", (backend) => {
     expect(top(s, "service")).toEqual({ "tcp 10.1.0.1:22": 1, "tcp [2001:db8::1]:80": 1, "udp 10.1.0.1:53": 1 });
   });
 
+  it("entries without a remaining timeout are counted apart from the histogram", async () => {
+    const text = [
+      "tcp      6 ESTABLISHED src=10.1.0.2 dst=10.1.0.1 sport=40000 dport=22 src=10.1.0.1 dst=10.1.0.2 sport=22 dport=40000 [ASSURED] mark=0 use=1",
+      " [UPDATE] udp      17 src=10.1.0.3 dst=10.1.0.1 sport=5353 dport=53 src=10.1.0.1 dst=10.1.0.3 sport=53 dport=5353",
+      "tcp      6 300 ESTABLISHED src=10.1.0.4 dst=10.1.0.1 sport=40001 dport=22 src=10.1.0.1 dst=10.1.0.4 sport=22 dport=40001 [ASSURED] mark=0 use=1",
+      "",
+    ].join("\n");
+    const s = await analyzeText(text, backend);
+    expect(counts(s)).toMatchObject({ lines: 3, entries: 3, malformed: 0, events: 1 });
+    expect(hist(s.timeouts)).toEqual({ 300: 1 });
+    expect(s.no_timeout).toBe(2);
+    expect(hist(s.established_timeouts)).toEqual({ 300: 1 });
+  });
+
   it("CRLF without a final newline", async () => {
     const s = await analyzeFiles([f("crlf-no-final-newline.txt")], backend);
     expect(counts(s)).toMatchObject({ lines: 2, entries: 2, malformed: 0, blank: 0 });
@@ -314,6 +329,9 @@ describe.each(BACKENDS)("formats (%s backend)", (backend) => {
       accounted: 1 + 1 + 1 + 1 + 2,
     });
     expect(s.forms).toEqual({ l3: 12 + 5 + 5 + 1 + 3, plain: 5 + 5 + 8 + 4 + 6, xml: 5 + 5 });
+    // The two offloaded /proc entries carry no timeout; the histogram holds all the others.
+    expect(s.no_timeout).toBe(2);
+    expect(s.timeouts.reduce((a, b) => a + b.count, 0) + s.no_timeout).toBe(s.entries);
     expect(s.sources).toEqual(names.map(f));
   });
 });

@@ -113,6 +113,8 @@ export interface Snapshot {
   offloaded: number;
   natted: number;
   timeouts: HistBucket[];
+  /** Entries whose line carries no remaining timeout (offloaded entries in /proc, some events). */
+  no_timeout: number;
   /** TCP ESTABLISHED only: reveals the established timeout and idle entries. */
   established_timeouts: HistBucket[];
   local: LocalInfo;

@@ -101,7 +101,7 @@ export function renderHuman(s: Snapshot, opts: HumanOptions): string {
   }
 
   out.push("", h("Remaining timeouts (all entries)"));
-  out.push(histogram(s.timeouts, s.entries));
+  out.push(histogram(s.timeouts, s.entries, s.no_timeout));
   const est = s.established_timeouts.reduce((a, b) => a + b.count, 0);
   if (est > 0) {
     out.push("", h("Remaining timeouts (TCP ESTABLISHED)"));
@@ -135,16 +135,17 @@ function edge(x: number): string {
   return fmtSeconds(x % 10 === 1 ? x - 1 : x);
 }
 
-function histogram(buckets: HistBucket[], total: number): string {
-  const max = Math.max(1, ...buckets.map((b) => b.count));
+function histogram(buckets: HistBucket[], total: number, none = 0): string {
+  const max = Math.max(1, none, ...buckets.map((b) => b.count));
+  const bar = (n: number) => "█".repeat(Math.max(1, Math.round((n / max) * 30)));
   const rows = buckets
     .filter((b) => b.count > 0)
     .map((b) => {
       const label =
         b.to === null ? `> ${edge(b.from)}` : `${b.from === 86401 || b.from === 432001 ? "> " : ""}${edge(b.from)} – ${edge(b.to)}`;
-      const bar = "█".repeat(Math.max(1, Math.round((b.count / max) * 30)));
-      return [label, fmtInt(b.count), fmtPct(b.count / Math.max(1, total)), bar];
+      return [label, fmtInt(b.count), fmtPct(b.count / Math.max(1, total)), bar(b.count)];
     });
+  if (none > 0) rows.push(["no timeout", fmtInt(none), fmtPct(none / Math.max(1, total)), bar(none)]);
   if (rows.length === 0) return "  (no timeouts in the input)";
   return renderTable([{ title: "REMAINING" }, { title: "COUNT", align: "right" }, { title: "SHARE", align: "right" }, { title: "" }], rows);
 }

@@ -152,6 +152,7 @@ function snapshotMetrics(e: Exposition, s: Snapshot, top: number): void {
     "Analyzed entries per remaining-timeout range in seconds (upper bound exclusive).",
     s.timeouts.map((b) => [{ lower: String(b.from), upper: b.to === null ? "+Inf" : String(b.to) }, b.count]),
   );
+  e.one("ctscope_table_entries_without_timeout", "gauge", "Analyzed entries whose line carried no remaining timeout.", s.no_timeout);
   e.family(
     "ctscope_table_distinct_keys",
     "gauge",

@@ -155,6 +155,7 @@ export function buildSnapshot(rows: Row[], opts: BuildOptions = {}): Snapshot {
     offloaded: sum((c) => c.offload),
     natted: sum((c) => c.nat),
     timeouts: hist(classes, () => true),
+    no_timeout: classes.reduce((n, c) => n + (c.maxTimeout < 0 ? c.count : 0), 0),
     established_timeouts: hist(classes, (c) => c.proto === 6 && c.state === "ESTABLISHED"),
     local: { mode: "given", addresses: [], explanation: "test builder" },
     distinct,
