@@ -11,6 +11,7 @@
 #include "dimensions_js.h"
 #include "flowtable.h"
 #include "js_arrays.h"
+#include "js_filter.h"
 #include "layout.h"
 #include "mapped_file.h"
 #include "netlink.h"
@@ -19,36 +20,6 @@
 namespace ctscope {
 
 namespace {
-
-/** A Uint8Array property of the filter object, or an empty view when absent. */
-void filterField(const Napi::Object& filter, const char* name, const uint8_t*& data, size_t& len) {
-  const Napi::Value v = filter.Get(name);
-  if (v.IsUndefined()) {
-    data = nullptr;
-    len = 0;
-    return;
-  }
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw Napi::TypeError::New(filter.Env(), std::string("filter.") + name + " must be a Uint8Array");
-  }
-  const Napi::Uint8Array a = v.As<Napi::Uint8Array>();
-  data = a.Data();
-  len = a.ElementLength();
-}
-
-Filter readFilter(const Napi::Env& env, const Napi::Value& v) {
-  Filter f;
-  if (v.IsUndefined() || v.IsNull()) return f;
-  if (!v.IsObject()) throw Napi::TypeError::New(env, "filter must be a CompiledFilter object");
-  const Napi::Object o = v.As<Napi::Object>();
-  filterField(o, "protoMask", f.proto, f.protoLen);
-  filterField(o, "stateMask", f.state, f.stateLen);
-  filterField(o, "portMask", f.port, f.portLen);
-  filterField(o, "src", f.src, f.srcLen);
-  filterField(o, "dst", f.dst, f.dstLen);
-  if (const char* problem = validateFilter(f)) throw Napi::TypeError::New(env, problem);
-  return f;
-}
 
 /** A non-negative integer offset (JS number, at most 2^53). */
 double readOffset(const Napi::Env& env, const Napi::Value& v, const char* what) {

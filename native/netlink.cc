@@ -5,6 +5,7 @@
 
 #include "dimensions_js.h"
 #include "js_arrays.h"
+#include "js_filter.h"
 
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -210,9 +211,6 @@ void addEntry(const uint8_t* p, size_t len, CtAggregate& agg) {
 
   agg.counters[C_FORM_L3]++;
   alignas(8) uint8_t key[KEY_BYTES] = {};
-  key[K_FAMILY] = static_cast<uint8_t>(fam);
-  key[K_PROTO] = static_cast<uint8_t>(proto);
-  key[K_STATE] = static_cast<uint8_t>(state);
   std::memcpy(key + K_SRC, o.src, 16);
   std::memcpy(key + K_DST, o.dst, 16);
   // The one flag /proc prints after the reply tuple: HW_OFFLOAD, else OFFLOAD, else ASSURED.
@@ -221,20 +219,8 @@ void addEntry(const uint8_t* p, size_t len, CtAggregate& agg) {
   if (status & IPS_HW_OFFLOAD) flags |= F_HW_OFFLOAD;
   else if (status & IPS_OFFLOAD) flags |= F_OFFLOAD;
   else if (status & IPS_ASSURED) flags |= F_ASSURED;
-  if (ports) flags |= F_HAS_PORT;
-  bool nat = ports && (r.sport != o.dport || r.dport != o.sport);
-  if (!nat) nat = std::memcmp(r.src, o.dst, 16) != 0 || std::memcmp(r.dst, o.src, 16) != 0;
-  if (nat) flags |= F_NAT;
-  key[K_FLAGS] = static_cast<uint8_t>(flags);
-  const int dport = ports ? o.dport : 0;
-  key[K_DPORT] = static_cast<uint8_t>(dport >> 8);
-  key[K_DPORT + 1] = static_cast<uint8_t>(dport & 255);
-
-  const Filter& f = agg.filter;
-  if ((f.protoLen > 0 && f.proto[proto] != 1) || (f.stateLen > 0 && f.state[state] != 1) ||
-      (f.portLen > 0 && !(ports && (f.port[o.sport] == 1 || f.port[o.dport] == 1))) ||
-      (f.srcLen > 0 && !cidrMatch(f.src, f.srcLen, fam, key + K_SRC)) ||
-      (f.dstLen > 0 && !cidrMatch(f.dst, f.dstLen, fam, key + K_DST))) {
+  finishKey(key, fam, proto, state, flags, ports, o.sport, o.dport, r.sport, r.dport, r.src, r.dst);
+  if (!filterPasses(agg.filter, key, ports, o.sport, o.dport)) {
     agg.counters[C_FILTERED]++;
     return;
   }
@@ -589,31 +575,6 @@ Napi::Error netlinkError(Napi::Env env, const NetlinkFailure& fail) {
   e.Set("code", Napi::String::New(env, errnoName(fail.error)));
   e.Set("step", Napi::String::New(env, fail.step));
   return e;
-}
-
-void copyField(const Napi::Object& o, const char* name, std::vector<uint8_t>& out) {
-  const Napi::Value v = o.Get(name);
-  out.clear();
-  if (v.IsUndefined()) return;
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw Napi::TypeError::New(o.Env(), std::string("filter.") + name + " must be a Uint8Array");
-  }
-  const Napi::Uint8Array a = v.As<Napi::Uint8Array>();
-  out.assign(a.Data(), a.Data() + a.ElementLength());
-}
-
-OwnedFilter readOwnedFilter(const Napi::Env& env, const Napi::Value& v) {
-  OwnedFilter f;
-  if (v.IsUndefined() || v.IsNull()) return f;
-  if (!v.IsObject()) throw Napi::TypeError::New(env, "filter must be a CompiledFilter object");
-  const Napi::Object o = v.As<Napi::Object>();
-  copyField(o, "protoMask", f.proto);
-  copyField(o, "stateMask", f.state);
-  copyField(o, "portMask", f.port);
-  copyField(o, "src", f.src);
-  copyField(o, "dst", f.dst);
-  if (const char* problem = validateFilter(f.view())) throw Napi::TypeError::New(env, problem);
-  return f;
 }
 
 /**

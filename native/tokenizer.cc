@@ -1148,28 +1148,8 @@ int Scanner::finish(int form) {
     counters[C_DESTROYED]++;
     return R_ENTRY;
   }
-  uint8_t* key = key_;
-  key[K_FAMILY] = static_cast<uint8_t>(fam);
-  key[K_PROTO] = static_cast<uint8_t>(proto);
-  key[K_STATE] = static_cast<uint8_t>(state_);
-  int flags = flags_;
-  if (ports) flags |= F_HAS_PORT;
-  // NAT: the reply tuple is not the original one inverted.
-  bool nat = ports && (sport2_ != dport1_ || dport2_ != sport1_);
-  if (!nat) nat = std::memcmp(reply_, key + K_DST, 16) != 0 || std::memcmp(reply_ + 16, key + K_SRC, 16) != 0;
-  if (nat) flags |= F_NAT;
-  key[K_FLAGS] = static_cast<uint8_t>(flags);
-  const int dport = ports ? dport1_ : 0;
-  key[K_DPORT] = static_cast<uint8_t>(dport >> 8);
-  key[K_DPORT + 1] = static_cast<uint8_t>(dport & 255);
-  key[6] = 0;
-  key[7] = 0;
-  // Filters.
-  const Filter& f = filter_;
-  if ((f.protoLen > 0 && f.proto[proto] != 1) || (f.stateLen > 0 && f.state[state_] != 1) ||
-      (f.portLen > 0 && !(ports && (f.port[sport1_] == 1 || f.port[dport1_] == 1))) ||
-      (f.srcLen > 0 && !cidrMatch(f.src, f.srcLen, fam, key + K_SRC)) ||
-      (f.dstLen > 0 && !cidrMatch(f.dst, f.dstLen, fam, key + K_DST))) {
+  finishKey(key_, fam, proto, state_, flags_, ports, sport1_, dport1_, sport2_, dport2_, reply_, reply_ + 16);
+  if (!filterPasses(filter_, key_, ports, sport1_, dport1_)) {
     counters[C_FILTERED]++;
     return R_ENTRY;
   }

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "flowtable.h"
@@ -50,6 +51,37 @@ bool cidrMatch(const uint8_t* list, size_t len, int family, const uint8_t* addr)
 
 /** Checks the sizes the scanner relies on; returns the problem, or nullptr when the filter is usable. */
 const char* validateFilter(const Filter& f);
+
+/**
+ * The rest of a flow class key once its addresses are at K_SRC and K_DST, the same for text lines
+ * and ctnetlink messages: family, protocol, state, flags (F_HAS_PORT; F_NAT when the reply tuple
+ * is not the original one inverted) and the destination port.
+ */
+inline void finishKey(uint8_t* key, int fam, int proto, int state, int flags, bool ports, int sport1, int dport1, int sport2,
+                      int dport2, const uint8_t* replySrc, const uint8_t* replyDst) {
+  key[K_FAMILY] = static_cast<uint8_t>(fam);
+  key[K_PROTO] = static_cast<uint8_t>(proto);
+  key[K_STATE] = static_cast<uint8_t>(state);
+  if (ports) flags |= F_HAS_PORT;
+  bool nat = ports && (sport2 != dport1 || dport2 != sport1);
+  if (!nat) nat = std::memcmp(replySrc, key + K_DST, 16) != 0 || std::memcmp(replyDst, key + K_SRC, 16) != 0;
+  if (nat) flags |= F_NAT;
+  key[K_FLAGS] = static_cast<uint8_t>(flags);
+  const int dport = ports ? dport1 : 0;
+  key[K_DPORT] = static_cast<uint8_t>(dport >> 8);
+  key[K_DPORT + 1] = static_cast<uint8_t>(dport & 255);
+  key[6] = 0;
+  key[7] = 0;
+}
+
+/** Does the entry (its finished key and original ports) pass the filter? */
+inline bool filterPasses(const Filter& f, const uint8_t* key, bool ports, int sport, int dport) {
+  const int fam = key[K_FAMILY];
+  return !((f.protoLen > 0 && f.proto[key[K_PROTO]] != 1) || (f.stateLen > 0 && f.state[key[K_STATE]] != 1) ||
+           (f.portLen > 0 && !(ports && (f.port[sport] == 1 || f.port[dport] == 1))) ||
+           (f.srcLen > 0 && !cidrMatch(f.src, f.srcLen, fam, key + K_SRC)) ||
+           (f.dstLen > 0 && !cidrMatch(f.dst, f.dstLen, fam, key + K_DST)));
+}
 
 class Scanner {
  public:

@@ -24,11 +24,22 @@ artifacts="${CTSCOPE_FUZZ_ARTIFACTS:-${TMPDIR:-/tmp}/ctscope-fuzz-artifacts}"
 mkdir -p "$artifacts"
 trap 'rm -rf "$work"' EXIT
 
+build() {
+  clang++ -std=c++17 -O1 -g -fno-omit-frame-pointer -ffp-contract=off \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    native/fuzz/fuzz_tokenizer.cc native/tokenizer.cc native/mapped_file.cc -o "$work/fuzz_tokenizer" 2>"$work/build.log"
+}
+no_runtime() { grep -qiE "libclang_rt|cannot find -l|fsanitize=fuzzer" "$work/build.log"; }
+
 echo "fuzz: building native/fuzz/fuzz_tokenizer.cc"
-if ! clang++ -std=c++17 -O1 -g -fno-omit-frame-pointer -ffp-contract=off \
-  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  native/fuzz/fuzz_tokenizer.cc native/tokenizer.cc native/mapped_file.cc -o "$work/fuzz_tokenizer" 2>"$work/build.log"; then
-  if grep -qiE "libclang_rt\.fuzzer|cannot find -l|fsanitize=fuzzer" "$work/build.log"; then
+if ! build && no_runtime && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  # Debian ships clang's sanitizer and libFuzzer runtimes apart from clang.
+  echo "fuzz: installing libclang-rt-dev"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libclang-rt-dev >/dev/null || true
+fi
+if [ ! -x "$work/fuzz_tokenizer" ] && ! build; then
+  if no_runtime; then
     cat "$work/build.log" >&2
     echo "fuzz: skipped, this clang has no libFuzzer runtime (install libclang-rt-dev)"
     exit 0
