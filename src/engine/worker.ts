@@ -1,10 +1,29 @@
 /** Piscina worker: runs the chosen backend on one range or block and returns its aggregate. */
+import Piscina from "piscina";
 import { CtscopeError } from "../errors.js";
 import { getBackend } from "./backend.js";
 import type { ChunkAggregate, ScanTask } from "./contract.js";
 
 /** Errors cross the thread boundary as data so the main thread can rethrow the right class. */
 export type WorkerResult = { ok: true; result: ChunkAggregate } | { ok: false; name: string; message: string; path?: string };
+
+/**
+ * A result whose large arrays move to the main thread instead of being copied: a copy would
+ * stay in this worker until its next garbage collection, on top of the main thread's.
+ */
+class MovedResult {
+  constructor(private readonly r: WorkerResult & { ok: true }) {}
+  get [Piscina.transferableSymbol](): ArrayBuffer[] {
+    const { keys, values } = this.r.result;
+    // Only buffers the arrays own whole: never a slice of a shared pool.
+    return [keys, values]
+      .filter((a) => a.byteLength > 0 && a.byteOffset === 0 && a.buffer.byteLength === a.byteLength)
+      .map((a) => a.buffer as ArrayBuffer);
+  }
+  get [Piscina.valueSymbol](): WorkerResult {
+    return this.r;
+  }
+}
 
 export default function scan(task: ScanTask): WorkerResult {
   try {
@@ -13,7 +32,8 @@ export default function scan(task: ScanTask): WorkerResult {
       task.kind === "range"
         ? backend.scanFile(task.path, task.start, task.end, task.filter)
         : backend.scanBuffer(task.bytes, 0, task.bytes.length, task.filter);
-    return { ok: true, result };
+    // The main thread receives the WorkerResult itself (valueSymbol).
+    return Piscina.move(new MovedResult({ ok: true, result })) as unknown as WorkerResult;
   } catch (err) {
     if (err instanceof CtscopeError) {
       return { ok: false, name: err.name, message: err.message, path: (err as { path?: string }).path };
