@@ -37,6 +37,10 @@ describe("exit codes and messages", () => {
     expect(r.stdout).toContain("Input: 12 lines, 12 entries, 0 malformed");
     // The two offloaded entries carry no timeout: their own histogram row.
     expect(r.stdout).toMatch(/^ {2}no timeout +2 +16\.7% +\S/m);
+    // Remote, service and state in their own columns, under their own headers.
+    expect(r.stdout).toMatch(/^ +# {2}REMOTE +SERVICE +STATE +COUNT +SHARE +UNREPLIED +PACKETS +BYTES$/m);
+    expect(r.stdout).toMatch(/^ +1 {2}10\.0\.0\.2 +tcp 10\.0\.0\.1:22 +ESTABLISHED +2 +16\.7% +0 +22 +6\.1 kB$/m);
+    expect(r.stdout).toMatch(/^ +3 {2}10\.0\.0\.4 +udp 10\.0\.0\.1:53 +- +1 +8\.3% /m);
   });
 
   it("0: malformed lines are reported, not fatal", () => {

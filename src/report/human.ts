@@ -1,7 +1,7 @@
 /** Where a snapshot becomes the human report (the default output of `ctscope analyze`). */
 import { createColors } from "picocolors";
 import type { Dimension, HistBucket, Snapshot, TopRow } from "../engine/types.js";
-import { escapeControl } from "./address.js";
+import { escapeControl, formatEndpoint } from "./address.js";
 import { fmtBytes, fmtInt, fmtPct, fmtSeconds, renderTable } from "./text-table.js";
 
 export interface HumanOptions {
@@ -10,14 +10,20 @@ export interface HumanOptions {
   preamble?: string;
 }
 
-const TITLES: Record<Dimension, [string, string]> = {
-  src: ["Top sources", "SOURCE"],
-  dst: ["Top destinations", "DESTINATION"],
-  remote: ["Top remotes", "REMOTE"],
-  service: ["Top services", "SERVICE"],
-  src_prefix: ["Top source prefixes", "PREFIX"],
-  remote_service_state: ["Top remote → service → state", "REMOTE  SERVICE  STATE"],
+const TITLES: Record<Dimension, [string, string[]]> = {
+  src: ["Top sources", ["SOURCE"]],
+  dst: ["Top destinations", ["DESTINATION"]],
+  remote: ["Top remotes", ["REMOTE"]],
+  service: ["Top services", ["SERVICE"]],
+  src_prefix: ["Top source prefixes", ["PREFIX"]],
+  remote_service_state: ["Top remote → service → state", ["REMOTE", "SERVICE", "STATE"]],
 };
+
+/** The key's cells: one column, or remote, service and state in their own columns. */
+function keyCells(dim: Dimension, r: TopRow): string[] {
+  if (dim !== "remote_service_state" || r.remote === undefined || r.proto === undefined || r.addr === undefined) return [r.key];
+  return [r.remote, `${r.proto} ${formatEndpoint(r.addr, r.port ?? null)}`, r.state ?? "-"];
+}
 
 export function renderHuman(s: Snapshot, opts: HumanOptions): string {
   const c = createColors(opts.color);
@@ -95,9 +101,9 @@ export function renderHuman(s: Snapshot, opts: HumanOptions): string {
   for (const dim of ["remote", "service", "src", "dst", "src_prefix", "remote_service_state"] as Dimension[]) {
     const rows = s.top[dim];
     if (rows.length === 0) continue;
-    const [title, col] = TITLES[dim];
+    const [title, cols] = TITLES[dim];
     out.push("", h(`${title} (${fmtInt(s.distinct[dim])} distinct)`));
-    out.push(topTable(rows, col, traffic, c.dim));
+    out.push(topTable(rows, cols, (r) => keyCells(dim, r), traffic, c.dim));
   }
 
   out.push("", h("Remaining timeouts (all entries)"));
@@ -110,10 +116,10 @@ export function renderHuman(s: Snapshot, opts: HumanOptions): string {
   return `${out.join("\n")}\n`;
 }
 
-function topTable(rows: TopRow[], col: string, traffic: boolean, dim: (s: string) => string): string {
+function topTable(rows: TopRow[], cols: string[], key: (r: TopRow) => string[], traffic: boolean, dim: (s: string) => string): string {
   const columns = [
     { title: "#", align: "right" as const },
-    { title: col },
+    ...cols.map((title) => ({ title })),
     { title: "COUNT", align: "right" as const },
     { title: "SHARE", align: "right" as const },
     { title: "UNREPLIED", align: "right" as const },
@@ -122,7 +128,7 @@ function topTable(rows: TopRow[], col: string, traffic: boolean, dim: (s: string
   return renderTable(
     columns,
     rows.map((r, i) => {
-      const cells = [String(i + 1), r.key, fmtInt(r.count), fmtPct(r.share), fmtInt(r.unreplied)];
+      const cells = [String(i + 1), ...key(r), fmtInt(r.count), fmtPct(r.share), fmtInt(r.unreplied)];
       if (traffic) cells.push(fmtInt(r.packets ?? 0), fmtBytes(r.bytes ?? 0));
       return cells;
     }),
