@@ -55,6 +55,8 @@ export function renderHuman(s: Snapshot, opts: HumanOptions): string {
       const text = escapeControl(m.text);
       out.push(`  ${m.source}:${m.line}: ${c.dim(text.length > 160 ? `${text.slice(0, 159)}…` : text)}`);
     }
+    const hint = malformedHint(s);
+    if (hint) out.push(`  ${c.bold("Hint:")} ${hint}`);
   }
 
   if (opts.preamble) out.push("", opts.preamble.trimEnd());
@@ -114,6 +116,16 @@ export function renderHuman(s: Snapshot, opts: HumanOptions): string {
     out.push(histogram(s.established_timeouts, est));
   }
   return `${out.join("\n")}\n`;
+}
+
+/** When no line was an entry, what the operator most likely has and what ctscope reads instead. */
+export function malformedHint(s: Pick<Snapshot, "entries" | "malformed" | "malformed_samples">): string | null {
+  if (s.entries > 0 || s.malformed === 0) return null;
+  const xmlPieces = s.malformed_samples.every((m) => /^\s*<\/?[A-Za-z]/.test(m.text) && !/<flow\b.*<\/flow>/.test(m.text));
+  if (xmlPieces) {
+    return "these are pieces of XML flows split over several lines; ctscope reads XML as conntrack prints it, one <flow> per line (`conntrack -L -o xml`).";
+  }
+  return "no line was a conntrack entry; ctscope reads /proc/net/nf_conntrack, `conntrack -L` (plain, -o extended, -o xml) and `conntrack -E` output (README: Input formats).";
 }
 
 function topTable(rows: TopRow[], cols: string[], key: (r: TopRow) => string[], traffic: boolean, dim: (s: string) => string): string {
