@@ -267,6 +267,11 @@ describe("doctor", () => {
     expect(r.stdout).toContain("native addon did not load; paths tried:");
     expect(r.stdout).toContain("  /nonexistent/ctscope.node: ");
     expect(r.stdout).toContain("npm run build:native");
+    // The live sources, each with what it lacks: without the addon there is no ctnetlink dump.
+    expect(r.stdout).toMatch(/^live sources \(analyze --live (uses (proc|conntrack)|: none works here)\):$/m);
+    expect(r.stdout).toMatch(/^ {2}netlink +no {2}ctnetlink dump \(native\): the native addon with ctnetlink support is not loaded/m);
+    expect(r.stdout).toMatch(/^ {2}proc +(ok|no) {2}\/proc\/net\/nf_conntrack/m);
+    expect(r.stdout).toMatch(/^ {2}conntrack +(ok|no) {2}conntrack -L -o extended/m);
   });
 
   it("--json", () => {
@@ -276,6 +281,8 @@ describe("doctor", () => {
     expect(doc).toMatchObject({ active: "ts", requested: "auto", addonPath: null });
     expect(doc.tried).toEqual([{ path: "/nonexistent/ctscope.node", error: expect.any(String) }]);
     for (const k of ["version", "node", "threads", "loadError"]) expect(doc).toHaveProperty(k);
+    expect(doc.live.map((s: { name: string }) => s.name)).toEqual(["netlink", "proc", "conntrack"]);
+    expect(doc.live[0]).toEqual({ name: "netlink", ok: false, reason: expect.stringContaining("native addon") });
   });
 
   it("CTSCOPE_BACKEND=ts is reported as forced", () => {

@@ -7,7 +7,7 @@ import { GEN_FORMATS, type GenFormat } from "../gen/model.js";
 export function registerBench(program: Command): void {
   program
     .command("bench")
-    .description("Benchmark the backends (native vs TS vs wc -l) and whole runs (vs awk and a naive script) on generated dumps")
+    .description("benchmark the backends (native vs TS vs wc -l) and whole runs (vs awk and a naive script) on generated dumps")
     .option("--dir <path>", "cache directory for generated dumps", ".bench")
     .addOption(new Option("--format <name>", "format of the generated dumps").choices(GEN_FORMATS).default("proc" as GenFormat))
     .option("--big", "add the 10M-entry (~2 GB) whole-process run", false)

@@ -35,7 +35,7 @@ export function registerGen(program: Command): void {
   program
     .command("gen")
     .description(
-      "Write a realistic synthetic conntrack dump with planted anomalies (a dominant remote on port 5228, a SYN flood from 203.0.113.0/24, a DNS flood, an IPv6 remote). Deterministic for a seed.",
+      "write a realistic synthetic conntrack dump with planted anomalies (a dominant remote on port 5228, a SYN flood from 203.0.113.0/24, a DNS flood, an IPv6 remote); deterministic for a seed",
     )
     .argument("<N>", "number of entries (250000, 250k, 1M)", parseCount)
     .addOption(new Option("--format <name>", "output format").choices(GEN_FORMATS).default("proc" as GenFormat))
