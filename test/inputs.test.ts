@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync, constants as zlibConstants } from "node:zlib";
 import { describe, expect, it, vi } from "vitest";
 import { InputError, UsageError } from "../src/errors.js";
 import { analyzeFiles, comparable, counts, fixture, tempDir, writeTemp } from "./helpers/analyze-text.js";
@@ -54,14 +54,36 @@ describe.each(BACKENDS)("inputs (%s backend)", (backend) => {
     expect((await analyzeFiles([gz], backend)).bytes).toBe(procBytes.length);
   });
 
-  it("corrupt or truncated gzip is an input error, not a crash", async () => {
+  it("gzip that is not gzip data from the start is an input error, not a crash", async () => {
     const corrupt = writeTemp(Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(64, 0x55)]), "corrupt.gz");
     await expect(analyzeFiles([corrupt], backend)).rejects.toBeInstanceOf(InputError);
     await expect(analyzeFiles([corrupt], backend)).rejects.toThrow(`${corrupt}: not valid gzip data`);
-    const full = gzipSync(procBytes);
-    const truncated = writeTemp(full.subarray(0, full.length - 20), "truncated.gz");
-    await expect(analyzeFiles([truncated], backend)).rejects.toBeInstanceOf(InputError);
-    await expect(analyzeFiles([truncated], backend, { threads: 2 })).rejects.toBeInstanceOf(InputError);
+    await expect(analyzeFiles([corrupt], backend, { threads: 2 })).rejects.toThrow(`${corrupt}: not valid gzip data`);
+  });
+
+  it("truncated gzip: the whole lines before the cut are analysed, with a warning", async () => {
+    // Several stream blocks of entries, cut in the middle of the compressed data.
+    const text = Buffer.concat(Array.from({ length: 60_000 }, () => procBytes));
+    const full = gzipSync(text);
+    const cut = full.subarray(0, Math.floor(full.length * 0.6));
+    const prefix = gunzipSync(cut, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    const wholeLines = prefix.subarray(0, prefix.lastIndexOf(10) + 1);
+    const lines = wholeLines.filter((b) => b === 10).length;
+    const truncated = writeTemp(cut, "truncated.gz");
+    for (const threads of [1, 2]) {
+      const s = await analyzeFiles([truncated], backend, { threads });
+      expect(s).toMatchObject({ lines, entries: lines, malformed: 0, bytes: wholeLines.length });
+      expect(s.warnings).toEqual([
+        `${truncated}: the compressed data ends early; analysed the ${wholeLines.length.toLocaleString("en-US")} bytes of whole lines before that point, and left out the line it cut off (${prefix.length - wholeLines.length} bytes)`,
+      ]);
+    }
+    // Only the trailer missing: every line is there.
+    const noTrailer = writeTemp(gzipSync(procBytes).subarray(0, -8), "no-trailer.gz");
+    const s = await analyzeFiles([noTrailer], backend);
+    expect(s).toMatchObject({ lines: 12, entries: 12 });
+    expect(s.warnings).toEqual([
+      `${noTrailer}: the compressed data ends early; analysed the ${procBytes.length.toLocaleString("en-US")} bytes of whole lines before that point`,
+    ]);
   });
 
   it("several files: counters add up, samples name their source and line", async () => {
@@ -189,6 +211,21 @@ describe("inputs through the CLI", () => {
     expect(r.status).toBe(3);
     expect(r.stdout).toBe("");
     expect(r.stderr).toBe(`ctscope: ${secret}: permission denied\n`);
+  });
+
+  it("truncated gzip: exit 0, the report, and the warning on stderr", () => {
+    const full = gzipSync(Buffer.concat(Array.from({ length: 2000 }, () => procBytes)));
+    const truncated = writeTemp(full.subarray(0, full.length >> 1), "cli-truncated.gz");
+    const r = runCli(["analyze", truncated, "--json"]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(
+      new RegExp(`^ctscope: warning: ${truncated.replace(/[.]/g, "\\.")}: the compressed data ends early; [^\\n]*\\n$`),
+    );
+    const doc = JSON.parse(r.stdout);
+    expect(doc.warnings).toHaveLength(1);
+    expect(doc.entries).toBeGreaterThan(0);
+    const human = runCli(["analyze", truncated]);
+    expect(human.stdout).toMatch(/^Warning: .*cli-truncated\.gz: the compressed data ends early; /m);
   });
 
   it("corrupt gzip: exit 3, one line", () => {

@@ -216,6 +216,8 @@ export function registerAnalyze(program: Command): void {
     } finally {
       progress.done();
     }
+    // Also on stderr: a script reading --json output may not look for them.
+    for (const w of snapshot.warnings) process.stderr.write(`ctscope: warning: ${w}\n`);
     const diagnosis = diagnose(snapshot, await factsPromise, thresholds);
     const color = opts.output === undefined && useColor(process.stdout);
     const text = renderSnapshot(snapshot, diagnosis, format, { top: opts.top, color });

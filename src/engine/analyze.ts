@@ -12,7 +12,7 @@ import { Merger } from "./merge.js";
 import { planRanges } from "./planner.js";
 import type { ScanPool } from "./pool.js";
 import { buildSnapshot, type LocalSpec } from "./snapshot.js";
-import { blocks, resolveSource, type Source } from "./sources.js";
+import { blocks, resolveSource, type Source, StreamBroke } from "./sources.js";
 import type { Snapshot } from "./types.js";
 import type { WorkerResult } from "./worker.js";
 
@@ -83,6 +83,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
   const stdin = (opts.stdin ?? (() => process.stdin)) as () => import("node:stream").Readable;
   const sources: Source[] = opts.inputs.map((i) => resolveSource(i, stdin));
   const merger = new Merger(mainBackend);
+  const warnings: string[] = [];
   const knownTotal = sources.every((s) => s.kind === "file" || s.size !== null);
   const bytesTotal = knownTotal ? sources.reduce((a, s) => a + (s.size ?? 0), 0) : null;
   let bytesDone = 0;
@@ -102,7 +103,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
         bytesRead += s.size;
       } else {
         let order = 0;
-        for await (const block of readBlocks(s)) {
+        for await (const block of readBlocks(s, warnings)) {
           merger.add(si, order++, b.scanBuffer(block, 0, block.length, filter));
           bytesRead += block.length;
         }
@@ -115,7 +116,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
     const { createScanPool } = await import("./pool.js");
     const pool = createScanPool(threads);
     try {
-      await runPooled(pool, sources, filter, backend, threads, merger, (done, read) => {
+      await runPooled(pool, sources, filter, backend, threads, merger, warnings, (done, read) => {
         bytesDone += done;
         bytesRead += read;
         report();
@@ -130,16 +131,33 @@ export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
     bytes: bytesRead,
     top,
     elapsedMs: 0,
+    warnings,
   });
   snapshot.elapsed_ms = performance.now() - started;
   return snapshot;
 }
 
-async function* readBlocks(s: Extract<Source, { kind: "stream" }>): AsyncGenerator<Buffer> {
+/**
+ * The blocks of a stream. Compressed data that breaks off after some of it decompressed (a copy
+ * cut short, a full disk) is a warning, not a failure: what was read is analysed.
+ */
+async function* readBlocks(s: Extract<Source, { kind: "stream" }>, warnings: string[]): AsyncGenerator<Buffer> {
+  let read = 0;
   try {
-    yield* blocks(s.open(), STREAM_BLOCK_BYTES);
-  } catch (err) {
+    for await (const b of blocks(s.open(), STREAM_BLOCK_BYTES)) {
+      read += b.length;
+      yield b;
+    }
+  } catch (e) {
+    const err = e instanceof StreamBroke ? e.reason : e;
     if (err instanceof CtscopeError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (read > 0 && e instanceof StreamBroke && (code === "Z_BUF_ERROR" || code === "Z_DATA_ERROR")) {
+      const why = code === "Z_BUF_ERROR" ? "the compressed data ends early" : `the compressed data is damaged (${(err as Error).message})`;
+      const cut = e.partialLineBytes > 0 ? `, and left out the line it cut off (${e.partialLineBytes} bytes)` : "";
+      warnings.push(`${s.name}: ${why}; analysed the ${read.toLocaleString("en-US")} bytes of whole lines before that point${cut}`);
+      return;
+    }
     throw new InputError(`${s.name}: ${describeErrno(err)}`, s.name);
   }
 }
@@ -151,6 +169,7 @@ async function runPooled(
   backend: BackendChoice,
   threads: number,
   merger: Merger,
+  warnings: string[],
   progress: (bytesDone: number, bytesRead: number) => void,
 ): Promise<void> {
   const inflight = new Set<Promise<void>>();
@@ -178,7 +197,7 @@ async function runPooled(
       });
     } else {
       let order = 0;
-      for await (const block of readBlocks(s)) {
+      for await (const block of readBlocks(s, warnings)) {
         if (failure) break;
         // Bounded in-flight blocks keep memory flat on endless streams.
         while (inflight.size >= threads * 2) await Promise.race(inflight);

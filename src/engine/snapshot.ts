@@ -63,6 +63,8 @@ export interface SnapshotMeta {
   bytes: number;
   top: number;
   elapsedMs: number;
+  /** Problems with the input that did not stop the analysis (default: none). */
+  warnings?: string[];
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -255,6 +257,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta, p
     accounted: c[C_ACCT]!,
     forms: { l3: c[C_FORM_L3]!, plain: c[C_FORM_PLAIN]!, xml: c[C_FORM_XML]! },
     malformed_samples: m.malformedSamples(meta.sources),
+    warnings: meta.warnings ?? [],
     by_family: byFamily,
     by_proto: byProto,
     by_state: byState,

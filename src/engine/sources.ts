@@ -66,28 +66,53 @@ export function resolveSource(input: string, stdin: () => Readable = () => proce
   return { kind: "stream", name: input, size: null, open: () => createReadStream(input) };
 }
 
+/** A stream that failed after delivering data: the error, and the bytes of the cut-off line left out. */
+export class StreamBroke extends Error {
+  constructor(
+    readonly reason: unknown,
+    readonly partialLineBytes: number,
+  ) {
+    super((reason as Error)?.message ?? String(reason));
+  }
+}
+
 /**
  * Yields newline-aligned blocks of about blockBytes from a stream. The last block may lack a final
- * newline. Each yielded buffer is a fresh copy the caller may transfer.
+ * newline. Each yielded buffer is a fresh copy the caller may transfer. When the stream fails, its
+ * complete lines are yielded first, then a StreamBroke is thrown: a line cut off by the failure
+ * could read as a valid entry with a wrong field, so it is left out.
  */
 export async function* blocks(stream: Readable, blockBytes: number): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
-    const buf = typeof chunk === "string" ? Buffer.from(chunk, "latin1") : chunk;
-    pending.push(buf);
-    pendingBytes += buf.length;
-    if (pendingBytes < blockBytes) continue;
-    const all = Buffer.concat(pending, pendingBytes);
-    const cut = all.lastIndexOf(10);
-    if (cut < 0) {
-      pending = [all];
-      continue;
-    }
-    yield Buffer.from(all.subarray(0, cut + 1));
-    const rest = Buffer.from(all.subarray(cut + 1));
-    pending = rest.length > 0 ? [rest] : [];
-    pendingBytes = rest.length;
+  try {
+    yield* cutBlocks();
+  } catch (err) {
+    const rest = Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    const cut = rest.lastIndexOf(10);
+    if (cut >= 0) yield Buffer.from(rest.subarray(0, cut + 1));
+    throw new StreamBroke(err, rest.length - (cut + 1));
   }
   if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
+
+  async function* cutBlocks(): AsyncGenerator<Buffer> {
+    for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+      const buf = typeof chunk === "string" ? Buffer.from(chunk, "latin1") : chunk;
+      pending.push(buf);
+      pendingBytes += buf.length;
+      if (pendingBytes < blockBytes) continue;
+      const all = Buffer.concat(pending, pendingBytes);
+      const cut = all.lastIndexOf(10);
+      if (cut < 0) {
+        pending = [all];
+        continue;
+      }
+      const rest = Buffer.from(all.subarray(cut + 1));
+      pending = rest.length > 0 ? [rest] : [];
+      pendingBytes = rest.length;
+      yield Buffer.from(all.subarray(0, cut + 1));
+    }
+  }
 }

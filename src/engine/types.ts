@@ -105,6 +105,8 @@ export interface Snapshot {
   accounted: number;
   forms: { l3: number; plain: number; xml: number };
   malformed_samples: MalformedSample[];
+  /** Problems with the input that did not stop the analysis, e.g. compressed data that ends early. */
+  warnings: string[];
   by_family: Array<{ family: "ipv4" | "ipv6"; count: number }>;
   by_proto: Array<{ proto: string; count: number }>;
   by_state: StateRow[];

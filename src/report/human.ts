@@ -41,6 +41,7 @@ export function renderHuman(s: Snapshot, opts: HumanOptions): string {
   if (s.events) parts.push(`${fmtInt(s.events)} NEW/UPDATE events`);
   if (s.filtered) parts.push(`${fmtInt(s.filtered)} filtered out`);
   out.push(`Input: ${parts.join(", ")}`);
+  for (const w of s.warnings) out.push(`${c.yellow("Warning:")} ${escapeControl(w)}`);
   const forms = [
     s.forms.l3 ? `${fmtInt(s.forms.l3)} /proc or -o extended` : "",
     s.forms.plain ? `${fmtInt(s.forms.plain)} conntrack -L or ip_conntrack` : "",

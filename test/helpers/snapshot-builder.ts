@@ -147,6 +147,7 @@ export function buildSnapshot(rows: Row[], opts: BuildOptions = {}): Snapshot {
     accounted: opts.accounted ? entries : 0,
     forms: { l3: entries, plain: 0, xml: 0 },
     malformed_samples: [],
+    warnings: [],
     by_family: [...fams].map(([family, count]) => ({ family, count })).sort(byCount),
     by_proto: [...protos].map(([proto, count]) => ({ proto, count })).sort(byCount),
     by_state: [...states.values()].sort(byCount),
