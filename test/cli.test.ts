@@ -142,6 +142,7 @@ describe.each(BACKENDS)("output formats (%s backend)", (backend) => {
       "accounted",
       "forms",
       "malformed_samples",
+      "warnings",
       "by_family",
       "by_proto",
       "by_state",
