@@ -35,7 +35,7 @@ echo "fuzz: building native/fuzz/fuzz_tokenizer.cc"
 if ! build && no_runtime && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   # Debian ships clang's sanitizer and libFuzzer runtimes apart from clang.
   echo "fuzz: installing libclang-rt-dev"
-  apt-get update -qq
+  apt-get update -qq || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libclang-rt-dev >/dev/null || true
 fi
 if [ ! -x "$work/fuzz_tokenizer" ] && ! build; then

@@ -1,8 +1,11 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
 import { Command } from "@commander-js/extra-typings";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type CheckDeps, registerCheck, runCheck } from "../src/commands/check.js";
+import { type CheckDeps, registerCheck, runCheck, withInputWarnings } from "../src/commands/check.js";
 import { collectHostFactsFromTexts } from "../src/diagnose/hostfacts.js";
 import type { HostFacts } from "../src/diagnose/types.js";
 
@@ -21,6 +24,23 @@ function fakeLive(facts: HostFacts): CheckDeps {
   };
 }
 
+describe("withInputWarnings", () => {
+  it("an incomplete input turns OK and WARNING into UNKNOWN and keeps CRITICAL", () => {
+    const w = ["d.gz: the compressed data ends early; analysed the 10 bytes of whole lines before that point"];
+    expect(withInputWarnings({ code: 0, line: "CONNTRACK OK - 5 entries, no anomalies|entries=5;;;0;" }, w)).toEqual({
+      code: 3,
+      line: `CONNTRACK UNKNOWN - input incomplete: ${w[0]}; 5 entries, no anomalies|entries=5;;;0;`,
+    });
+    expect(withInputWarnings({ code: 1, line: "CONNTRACK WARNING - fill 80%|fill=80%" }, w).code).toBe(3);
+    expect(withInputWarnings({ code: 2, line: "CONNTRACK CRITICAL - fill 99%|fill=99%" }, w)).toEqual({
+      code: 2,
+      line: `CONNTRACK CRITICAL - input incomplete: ${w[0]}; fill 99%|fill=99%`,
+    });
+    const same = { code: 0 as const, line: "CONNTRACK OK - x" };
+    expect(withInputWarnings(same, [])).toBe(same);
+  });
+});
+
 describe("runCheck", () => {
   it("a dump without host facts: OK with the entry count", async () => {
     const r = await runCheck({ ...base, inputs: [DUMP] });
@@ -28,6 +48,24 @@ describe("runCheck", () => {
       code: 0,
       line: "CONNTRACK OK - 20 entries (nf_conntrack_max unknown), no anomalies|entries=20;;;0; unreplied=3;;;0; anomalies_critical=0;;1;0; anomalies_warning=0;1;;0;",
     });
+  });
+
+  it("a gzip dump cut short: UNKNOWN with the warning, the perfdata of what was read", async () => {
+    const full = gzipSync(Buffer.concat(Array.from({ length: 3000 }, () => readFileSync(DUMP))));
+    const dir = mkdtempSync(join(tmpdir(), "ctscope-check-"));
+    const cut = join(dir, "cut.gz");
+    writeFileSync(cut, full.subarray(0, full.length >> 1));
+    try {
+      const r = await runCheck({ ...base, inputs: [cut] });
+      expect(r.code).toBe(3);
+      expect(r.line).toMatch(
+        new RegExp(
+          `^CONNTRACK UNKNOWN - input incomplete: ${cut.replace(/[.]/g, "\\.")}: the compressed data ends early; analysed the [\\d,]+ bytes of whole lines before that point[^|]*; \\d+ entries \\(nf_conntrack_max unknown\\)[^|]*\\|entries=\\d+;`,
+        ),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("fill at 75%: WARNING (exit 1) with perfdata thresholds", async () => {

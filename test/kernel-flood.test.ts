@@ -36,22 +36,30 @@ describe.skipIf(!support.ok)("conntrack table filled to nf_conntrack_max", () =>
 
   it("reaches the global max in the namespace", () => {
     expect(flood.max).toBe(Number(hostBefore.nf_conntrack_max));
-    expect(flood.count).toBe(flood.max);
+    expect(flood.countBeforeOverflow).toBe(flood.max);
     expect(flood.flows).toBe(flood.max);
-    expect(sumProcStat(flood.procStat, "entries")).toBe(flood.max);
-    expect(flood.sysctl).toContain(`net.netfilter.nf_conntrack_count = ${flood.max}\n`);
+    // Read after the new flows: the few that got in may have been killed by the kernel's GC since.
+    const admitted = flood.overflowSent - flood.overflowRejected;
+    const nearMax = (n: number) => {
+      expect(n).toBeLessThanOrEqual(flood.max);
+      expect(n).toBeGreaterThanOrEqual(flood.max - admitted);
+    };
+    nearMax(flood.count);
+    nearMax(sumProcStat(flood.procStat, "entries"));
+    nearMax(Number(/^net\.netfilter\.nf_conntrack_count = (\d+)$/m.exec(flood.sysctl)?.[1]));
     expect(flood.sysctl).toContain(`net.netfilter.nf_conntrack_max = ${flood.max}\n`);
   });
 
   it("drops new flows once full, and counts every drop", () => {
     expect(flood.overflowSent).toBe(2000);
-    // Nearly all: once a drop sets the kernel's early-drop flag, its GC may free a slot, and a new
-    // flow that gets in (not ASSURED) can be evicted for the next one (seen: 1976 of 2000).
+    // Nearly all (seen: 1976 of 2000). Over 95 % full, the kernel's GC kills entries that are not
+    // ASSURED yet; a slot freed that way lets a new flow in, and that flow, never ASSURED, can in
+    // turn be killed or evicted to let the next one in.
     expect(flood.overflowRejected).toBeGreaterThanOrEqual(1900);
     expect(flood.dropsConntrackS).toBe(flood.overflowRejected);
     expect(flood.dropsProcStat).toBe(flood.overflowRejected);
-    // The filled entries are ASSURED and never evicted: an early drop can only take a new flow
-    // that got in, and each one lets at most one more in.
+    // The early_drop counter counts only evictions made for a new entry, each of which lets that
+    // entry in (the GC's kills are not counted).
     expect(sumProcStat(flood.procStat, "early_drop")).toBeLessThanOrEqual(flood.overflowSent - flood.overflowRejected);
     expect(flood.conntrackS).toMatch(/\bdrop=[1-9]/);
   });

@@ -46,13 +46,17 @@ describe.skipIf(!support.ok)("a flooded table, live", () => {
   });
 
   it("--once --json: full, dropping, the flooding source and prefix on top, table-full anomaly", async () => {
-    expect(flood.count).toBe(flood.max);
+    expect(flood.countBeforeOverflow).toBe(flood.max);
     const r = await ns.exec("node", [...liveCommand(), "--once", "--json"], { timeoutMs: 120_000 });
     const doc = JSON.parse(r.stdout) as Doc;
-    expect(doc.live.count).toBe(flood.max);
+    // The few new flows that got in (see kernel-flood.test.ts) may have been killed since.
+    const low = flood.max - (flood.overflowSent - flood.overflowRejected);
     expect(doc.live.max).toBe(flood.max);
-    expect(doc.live.fill).toBe(1);
-    expect(doc.entries).toBe(flood.max);
+    expect(doc.live.count).toBeLessThanOrEqual(flood.max);
+    expect(doc.live.count).toBeGreaterThanOrEqual(low);
+    expect(doc.live.fill).toBeGreaterThanOrEqual(low / flood.max);
+    expect(doc.entries).toBeLessThanOrEqual(flood.max);
+    expect(doc.entries).toBeGreaterThanOrEqual(low);
     expect(doc.live.drop_total).toBeGreaterThan(0);
     expect(doc.live.drop_total).toBeGreaterThanOrEqual(flood.dropsProcStat);
     expect(doc.health.counters.drop).toBeGreaterThan(0);

@@ -41,9 +41,38 @@ describe.each(BACKENDS)("malformed-input hints (%s backend)", (backend) => {
 });
 
 describe("malformedHint", () => {
+  const none = { l3: 0, plain: 0, xml: 0 };
   it("says nothing when some lines were entries, or none was malformed", () => {
     const sample = [{ source: "f", line: 1, text: "<meta>" }];
-    expect(malformedHint({ entries: 1, malformed: 1, malformed_samples: sample })).toBeNull();
-    expect(malformedHint({ entries: 0, malformed: 0, malformed_samples: [] })).toBeNull();
+    expect(malformedHint({ forms: { ...none, plain: 1 }, malformed: 1, malformed_samples: sample })).toBeNull();
+    expect(malformedHint({ forms: none, malformed: 0, malformed_samples: [] })).toBeNull();
+  });
+
+  it("an HTML page is not taken for conntrack XML", () => {
+    const samples = ["<!DOCTYPE html>", "<html>", "<body>", "<p>502 Bad Gateway</p>"].map((text, i) => ({
+      source: "f",
+      line: i + 1,
+      text,
+    }));
+    expect(malformedHint({ forms: none, malformed: 4, malformed_samples: samples })).toMatch(/^no line was a conntrack entry/);
+  });
+});
+
+describe.each(BACKENDS)("no hint when entries were read but not kept (%s backend)", (backend) => {
+  const ENTRY =
+    "ipv4     2 tcp      6 300 ESTABLISHED src=10.0.0.1 dst=10.0.0.2 sport=40000 dport=22 src=10.0.0.2 dst=10.0.0.1 sport=22 dport=40000 [ASSURED] mark=0 use=1";
+  it("all entries filtered out", async () => {
+    const s = await analyzeText(`${ENTRY}\nnot an entry\n`, backend, { proto: ["udp"] });
+    expect(s).toMatchObject({ entries: 0, filtered: 1, malformed: 1 });
+    expect(malformedHint(s)).toBeNull();
+  });
+
+  it("only DESTROY events", async () => {
+    const s = await analyzeText(
+      `[DESTROY] tcp      6 src=10.0.0.1 dst=10.0.0.2 sport=1 dport=2 src=10.0.0.2 dst=10.0.0.1 sport=2 dport=1\nnot an entry\n`,
+      backend,
+    );
+    expect(s).toMatchObject({ entries: 0, destroyed: 1, malformed: 1 });
+    expect(malformedHint(s)).toBeNull();
   });
 });

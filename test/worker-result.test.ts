@@ -6,6 +6,7 @@
 import Piscina from "piscina";
 import { describe, expect, it } from "vitest";
 import { compileFilter } from "../src/engine/filter.js";
+import { ownedBuffer } from "../src/engine/transfer.js";
 import scan, { type WorkerResult } from "../src/engine/worker.js";
 import { KEY_BYTES, VALUE_FIELDS } from "../src/parse/layout.js";
 import { BACKENDS } from "./helpers/backends.js";
@@ -42,5 +43,20 @@ describe.each(BACKENDS)("worker result (%s backend)", (backend) => {
     const r = scan({ kind: "range", path: "/nonexistent/ctscope-dump.txt", start: 0, end: 10, filter: compileFilter({}), backend });
     expect(r).toMatchObject({ ok: false, name: "InputError" });
     expect(Piscina.transferableSymbol in (r as object)).toBe(false);
+  });
+});
+
+describe("ownedBuffer", () => {
+  it("only a buffer the array owns whole is transferred", () => {
+    const whole = new Float64Array(4);
+    expect(ownedBuffer(whole)).toBe(whole.buffer);
+    expect(ownedBuffer(Buffer.from(new Uint8Array(8192)))).not.toBeNull();
+    // A small Buffer is a slice of Node's shared pool, which must not be transferred.
+    const small = Buffer.from("ipv4 2 tcp 6\n");
+    expect(small.buffer.byteLength).toBeGreaterThan(small.length);
+    expect(ownedBuffer(small)).toBeNull();
+    expect(ownedBuffer(whole.subarray(1))).toBeNull();
+    expect(ownedBuffer(new Uint8Array(0))).toBeNull();
+    expect(ownedBuffer(new Uint8Array(new SharedArrayBuffer(8)))).toBeNull();
   });
 });

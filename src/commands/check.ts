@@ -144,6 +144,20 @@ export function formatCheck(d: Diagnosis, t: Thresholds): CheckResult {
   return { code, line: `CONNTRACK ${STATUS_NAMES[code]} - ${clean(summary)}|${perfdata(d, t)}` };
 }
 
+/**
+ * An input read only in part (compressed data that breaks off) cannot vouch for OK or WARNING:
+ * UNKNOWN, unless what was read is already CRITICAL. The first warning joins the summary.
+ */
+export function withInputWarnings(r: CheckResult, warnings: string[]): CheckResult {
+  if (warnings.length === 0) return r;
+  const code: CheckCode = r.code === 2 ? 2 : 3;
+  const bar = r.line.indexOf("|");
+  const head = bar < 0 ? r.line : r.line.slice(0, bar);
+  const perf = bar < 0 ? "" : r.line.slice(bar);
+  const summary = head.replace(/^CONNTRACK [A-Z]+ - /, "");
+  return { code, line: `CONNTRACK ${STATUS_NAMES[code]} - input incomplete: ${clean(warnings[0]!)}; ${summary}${perf}` };
+}
+
 /** Run the check; never throws: errors become UNKNOWN. */
 export async function runCheck(o: CheckOptions, deps: CheckDeps = DEFAULT_DEPS): Promise<CheckResult> {
   try {
@@ -173,7 +187,7 @@ export async function runCheck(o: CheckOptions, deps: CheckDeps = DEFAULT_DEPS):
       }
     }
     const d = diagnose(snapshot, facts, overrides);
-    return formatCheck(d, t);
+    return withInputWarnings(formatCheck(d, t), snapshot?.warnings ?? []);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     return { code: 3, line: `CONNTRACK UNKNOWN - ${clean(msg.split("\n")[0] ?? msg)}` };

@@ -13,6 +13,7 @@ import { planRanges } from "./planner.js";
 import type { ScanPool } from "./pool.js";
 import { buildSnapshot, type LocalSpec } from "./snapshot.js";
 import { blocks, resolveSource, type Source, StreamBroke } from "./sources.js";
+import { ownedBuffer } from "./transfer.js";
 import type { Snapshot } from "./types.js";
 import type { WorkerResult } from "./worker.js";
 
@@ -153,9 +154,14 @@ async function* readBlocks(s: Extract<Source, { kind: "stream" }>, warnings: str
     if (err instanceof CtscopeError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (read > 0 && e instanceof StreamBroke && (code === "Z_BUF_ERROR" || code === "Z_DATA_ERROR")) {
-      const why = code === "Z_BUF_ERROR" ? "the compressed data ends early" : `the compressed data is damaged (${(err as Error).message})`;
       const cut = e.partialLineBytes > 0 ? `, and left out the line it cut off (${e.partialLineBytes} bytes)` : "";
-      warnings.push(`${s.name}: ${why}; analysed the ${read.toLocaleString("en-US")} bytes of whole lines before that point${cut}`);
+      const what = `analysed the ${read.toLocaleString("en-US")} bytes of whole lines before that point${cut}`;
+      // Damage can be detected long after it happened (the checksum is at the end): say so.
+      warnings.push(
+        code === "Z_BUF_ERROR"
+          ? `${s.name}: the compressed data ends early; ${what}`
+          : `${s.name}: the compressed data is damaged (${(err as Error).message}); ${what}, which may hold damaged lines too`,
+      );
       return;
     }
     throw new InputError(`${s.name}: ${describeErrno(err)}`, s.name);
@@ -203,7 +209,8 @@ async function runPooled(
         while (inflight.size >= threads * 2) await Promise.race(inflight);
         // Read the size first: transferring the buffer detaches it (block.length becomes 0).
         const size = block.length;
-        track(submit(pool.run({ kind: "bytes", bytes: block, filter, backend }, [block.buffer as ArrayBuffer]), si, order++, size, false));
+        const own = ownedBuffer(block);
+        track(submit(pool.run({ kind: "bytes", bytes: block, filter, backend }, own ? [own] : []), si, order++, size, false));
       }
     }
   }

@@ -301,7 +301,7 @@ function addressBook(d: Dimensions, keys: Uint8Array): { addr: (id: number) => s
   const offsets = d.addrOffset;
   // Addresses sit at 8 and 24 in a 40-byte key: word copies, byte copies for anything else.
   const words = keys.byteOffset % 4 === 0;
-  const from = new Uint32Array(keys.buffer, keys.byteOffset, words ? keys.length >>> 2 : 0);
+  const from = words ? new Uint32Array(keys.buffer, keys.byteOffset, keys.length >>> 2) : new Uint32Array(0);
   const to = new Uint32Array(bytes.buffer);
   for (let id = 0; id < n; id++) {
     const off = offsets[id]!;

@@ -3,6 +3,7 @@ import Piscina from "piscina";
 import { CtscopeError } from "../errors.js";
 import { getBackend } from "./backend.js";
 import type { ChunkAggregate, ScanTask } from "./contract.js";
+import { ownedBuffer } from "./transfer.js";
 
 /** Errors cross the thread boundary as data so the main thread can rethrow the right class. */
 export type WorkerResult = { ok: true; result: ChunkAggregate } | { ok: false; name: string; message: string; path?: string };
@@ -15,10 +16,7 @@ class MovedResult {
   constructor(private readonly r: WorkerResult & { ok: true }) {}
   get [Piscina.transferableSymbol](): ArrayBuffer[] {
     const { keys, values } = this.r.result;
-    // Only buffers the arrays own whole: never a slice of a shared pool.
-    return [keys, values]
-      .filter((a) => a.byteLength > 0 && a.byteOffset === 0 && a.buffer.byteLength === a.byteLength)
-      .map((a) => a.buffer as ArrayBuffer);
+    return [ownedBuffer(keys), ownedBuffer(values)].filter((b) => b !== null);
   }
   get [Piscina.valueSymbol](): WorkerResult {
     return this.r;

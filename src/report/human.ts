@@ -120,9 +120,14 @@ export function renderHuman(s: Snapshot, opts: HumanOptions): string {
 }
 
 /** When no line was an entry, what the operator most likely has and what ctscope reads instead. */
-export function malformedHint(s: Pick<Snapshot, "entries" | "malformed" | "malformed_samples">): string | null {
-  if (s.entries > 0 || s.malformed === 0) return null;
-  const xmlPieces = s.malformed_samples.every((m) => /^\s*<\/?[A-Za-z]/.test(m.text) && !/<flow\b.*<\/flow>/.test(m.text));
+export function malformedHint(s: Pick<Snapshot, "forms" | "malformed" | "malformed_samples">): string | null {
+  // forms counts every line read as an entry, also those filtered out and DESTROY events.
+  if (s.forms.l3 + s.forms.plain + s.forms.xml > 0 || s.malformed === 0) return null;
+  const tags = s.malformed_samples.filter((m) => /^\s*<\/?[A-Za-z]/.test(m.text));
+  const xmlPieces =
+    tags.length === s.malformed_samples.length &&
+    tags.some((m) => /^\s*<\/?(flow|meta|layer[34]|src|dst|sport|dport|state|timeout)\b/.test(m.text)) &&
+    !tags.some((m) => /<flow\b.*<\/flow>/.test(m.text));
   if (xmlPieces) {
     return "these are pieces of XML flows split over several lines; ctscope reads XML as conntrack prints it, one <flow> per line (`conntrack -L -o xml`).";
   }

@@ -97,6 +97,7 @@ while True:
 fill_seconds = time.monotonic() - started
 
 # The table is full of ASSURED entries: new flows are dropped by conntrack.
+count_before = count()
 eperm = 0
 for i in range(next_addr, next_addr + overflow):
     try:
@@ -108,6 +109,7 @@ print(
     json.dumps(
         {
             "count": count(),
+            "countBeforeOverflow": count_before,
             "max": ct_max,
             "flows": created,
             "rounds": rounds,

@@ -556,6 +556,8 @@ function newLines(before: string[], after: string[]): string[] {
 export interface FloodResult {
   /** nf_conntrack_count inside the namespace after the flood. */
   count: number;
+  /** nf_conntrack_count once the table was filled, before the new flows were sent. */
+  countBeforeOverflow: number;
   /** The global nf_conntrack_max (read inside the namespace). */
   max: number;
   /** Flows created by the flood (the rest of the table is whatever the namespace held). */
@@ -655,6 +657,7 @@ export async function fillTableToMax(ns: Ns, opts: FloodOptions = {}): Promise<F
     flows: Number(out.flows),
     overflowSent: Number(out.overflowSent),
     overflowRejected: Number(out.overflowRejected),
+    countBeforeOverflow: Number(out.countBeforeOverflow),
     fillSeconds: Number(out.fillSeconds),
     netnsInode: inode,
     procStat: procStat.stdout,
