@@ -77,6 +77,17 @@ describe.each(BACKENDS)("inputs (%s backend)", (backend) => {
         `${truncated}: the compressed data ends early; analysed the ${wholeLines.length.toLocaleString("en-US")} bytes of whole lines before that point, and left out the line it cut off (${prefix.length - wholeLines.length} bytes)`,
       ]);
     }
+    // Damaged in the middle: what decoded before the damage was found is analysed, with a warning
+    // that says it may be damaged too.
+    const damagedBytes = Buffer.from(full);
+    for (let i = 0; i < 64; i++) damagedBytes[(damagedBytes.length >> 1) + i]! ^= 0x5a;
+    const damaged = writeTemp(damagedBytes, "damaged.gz");
+    const d = await analyzeFiles([damaged], backend);
+    expect(d.entries).toBeGreaterThan(0);
+    expect(d.warnings).toHaveLength(1);
+    expect(d.warnings[0]).toMatch(
+      /: the compressed data is damaged \(.+\); analysed the [\d,]+ bytes of whole lines before that point.*, which may hold damaged lines too$/,
+    );
     // Only the trailer missing: every line is there.
     const noTrailer = writeTemp(gzipSync(procBytes).subarray(0, -8), "no-trailer.gz");
     const s = await analyzeFiles([noTrailer], backend);
