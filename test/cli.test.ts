@@ -252,6 +252,17 @@ describe("colour", () => {
   });
 });
 
+describe("analyze with no input", () => {
+  it("neither /proc nor ctnetlink: exit 3, one line naming both and how to pass a dump", () => {
+    const r = runCli(["analyze"], { env: { ...NO_ADDON, CTSCOPE_PROC_TABLE: "/nonexistent/nf_conntrack" } });
+    expect(r.status).toBe(3);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(
+      "ctscope: no input given, /nonexistent/nf_conntrack does not exist (no conntrack module, or CONFIG_NF_CONNTRACK_PROCFS off) and the ctnetlink dump cannot be read (the native addon with ctnetlink support is not loaded (`npm run build:native`)); pass a dump: `ctscope analyze FILE`, or `conntrack -L -o extended | ctscope analyze -`\n",
+    );
+  });
+});
+
 describe("doctor", () => {
   it("names the active backend", () => {
     // Auto selection is what this test checks, whatever CTSCOPE_BACKEND the suite runs under.

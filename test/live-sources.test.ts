@@ -92,6 +92,28 @@ describe.skipIf(!support.ok)("live sources on a real kernel", () => {
     });
   }
 
+  it("analyze with no input reads this host's table: /proc when readable, else the ctnetlink dump", async (ctx) => {
+    const bin = join(ROOT, "bin", "ctscope.js");
+    const proc = await ns.exec("node", [bin, "analyze", "--json", "--top", "1000"], { allowFail: true, timeoutMs: 60_000 });
+    expect(proc.stderr).toBe("");
+    expect(proc.code).toBe(0);
+    const fromProc = JSON.parse(proc.stdout) as Doc;
+    expect(fromProc.sources).toEqual(["/proc/net/nf_conntrack"]);
+    expect(counts(fromProc)).toEqual(offline);
+    if (!addon) ctx.skip();
+    // A kernel built without the /proc file: the same report from the ctnetlink dump.
+    const nl = await ns.exec("env", ["CTSCOPE_PROC_TABLE=/nonexistent/nf_conntrack", "node", bin, "analyze", "--json", "--top", "1000"], {
+      allowFail: true,
+      timeoutMs: 60_000,
+    });
+    expect(nl.stderr).toBe("");
+    expect(nl.code).toBe(0);
+    const fromNetlink = JSON.parse(nl.stdout) as Doc;
+    expect(fromNetlink.sources).toEqual(["ctnetlink dump (native)"]);
+    expect(counts(fromNetlink)).toEqual(offline);
+    expect(fromNetlink).toHaveProperty("health");
+  });
+
   it("auto picks the native ctnetlink dump when the addon has it", async () => {
     const r = await run(["--once", "--json"]);
     expect(r.code).toBe(0);

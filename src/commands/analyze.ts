@@ -66,22 +66,33 @@ export interface InputOptionValues {
   port?: string[];
 }
 
-/** Inputs as given, or the live table when none is given and it is readable. */
-export function resolveInputs(inputs: string[]): { inputs: string[]; live: boolean } {
-  if (inputs.length > 0) return { inputs, live: false };
+/** What `analyze` reads: the inputs as given, else this host's table from /proc or over ctnetlink. */
+export type ResolvedInputs = { inputs: string[]; live: boolean; netlink: boolean };
+
+/**
+ * Inputs as given. With none, this host's table: /proc/net/nf_conntrack when readable, else the
+ * ctnetlink dump that `conntrack -L` uses (kernels have built without the /proc file by default
+ * since 2022). procTable: where the /proc table is (tests point it elsewhere).
+ */
+export async function resolveInputs(inputs: string[], procTable = process.env.CTSCOPE_PROC_TABLE || LIVE_TABLE): Promise<ResolvedInputs> {
+  if (inputs.length > 0) return { inputs, live: false, netlink: false };
+  let reason: string;
   try {
-    accessSync(LIVE_TABLE, constants.R_OK);
-    return { inputs: [LIVE_TABLE], live: true };
+    accessSync(procTable, constants.R_OK);
+    return { inputs: [procTable], live: true, netlink: false };
   } catch (err) {
-    const reason =
+    reason =
       (err as NodeJS.ErrnoException).code === "ENOENT"
         ? "does not exist (no conntrack module, or CONFIG_NF_CONNTRACK_PROCFS off)"
         : "is not readable (run as root)";
-    throw new InputError(
-      `no input given and ${LIVE_TABLE} ${reason}; pass a dump: \`ctscope analyze FILE\`, or \`conntrack -L -o extended | ctscope analyze -\``,
-      LIVE_TABLE,
-    );
   }
+  const { probeSource } = await import("../live/sources.js");
+  const netlink = await probeSource("netlink");
+  if (netlink.ok) return { inputs: [], live: true, netlink: true };
+  throw new InputError(
+    `no input given, ${procTable} ${reason} and the ctnetlink dump cannot be read (${netlink.reason}); pass a dump: \`ctscope analyze FILE\`, or \`conntrack -L -o extended | ctscope analyze -\``,
+    procTable,
+  );
 }
 
 export function toAnalyzeOptions(inputs: string[], live: boolean, o: InputOptionValues): AnalyzeOptions {
@@ -204,17 +215,30 @@ export function registerAnalyze(program: Command): void {
       });
       return;
     }
-    const resolved = resolveInputs(inputs);
+    const resolved = await resolveInputs(inputs);
     const format: OutputFormat = opts.json ? "json" : opts.format;
     const factsPromise = hostFactsFor(resolved.live, opts);
     // Awaited after the scan; until then a rejection must not count as unhandled.
     factsPromise.catch(() => {});
-    const progress = await createProgress(process.stderr);
     let snapshot: Snapshot;
-    try {
-      snapshot = await analyze({ ...toAnalyzeOptions(resolved.inputs, resolved.live, opts), onProgress: progress.update });
-    } finally {
-      progress.done();
+    if (resolved.netlink) {
+      const { scanSnapshot } = await import("../live/scan.js");
+      const o = toAnalyzeOptions([], true, opts);
+      snapshot = await scanSnapshot({
+        ...o,
+        source: "netlink",
+        top: o.top ?? 10,
+        threads: o.threads ?? defaultThreads(),
+        local: o.local,
+        hostLocal: o.hostLocal,
+      });
+    } else {
+      const progress = await createProgress(process.stderr);
+      try {
+        snapshot = await analyze({ ...toAnalyzeOptions(resolved.inputs, resolved.live, opts), onProgress: progress.update });
+      } finally {
+        progress.done();
+      }
     }
     // Also on stderr: a script reading --json output may not look for them.
     for (const w of snapshot.warnings) process.stderr.write(`ctscope: warning: ${w}\n`);
