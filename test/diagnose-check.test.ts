@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { type CheckDeps, registerCheck, runCheck, withInputWarnings } from "../src/commands/check.js";
 import { collectHostFactsFromTexts } from "../src/diagnose/hostfacts.js";
 import type { HostFacts } from "../src/diagnose/types.js";
+import { analyze } from "../src/engine/analyze.js";
 
 const path = (name: string) => fileURLToPath(new URL(`fixtures/diagnose/${name}`, import.meta.url));
 const DUMP = path("check-dump.txt");
@@ -21,6 +22,7 @@ function fakeLive(facts: HostFacts): CheckDeps {
       throw new Error("the live table must not be read");
     },
     liveTable: path("no-such-live-table"),
+    scanNetlink: async () => null,
   };
 }
 
@@ -133,6 +135,30 @@ describe("runCheck", () => {
     const r = await runCheck({ inputs: [] }, fakeLive(log));
     expect(r.code).toBe(2);
     expect(r.line).toContain(" log_table_full=1;;;0; log_estimated_drops=1;;;0; ");
+  });
+
+  it("no /proc table: the table over ctnetlink when it can be read, not when --no-table", async () => {
+    const facts = collectHostFactsFromTexts({ sysctl: "net.netfilter.nf_conntrack_count = 20\nnet.netfilter.nf_conntrack_max = 100\n" });
+    const table = await analyze({ inputs: [DUMP], threads: 1, backend: "ts", top: 10 });
+    const asked: unknown[] = [];
+    const deps: CheckDeps = {
+      ...fakeLive(facts),
+      scanNetlink: async (opts) => {
+        asked.push(opts);
+        return table;
+      },
+    };
+    const r = await runCheck({ inputs: [], threads: "1", backend: "ts" }, deps);
+    expect(asked).toEqual([{ threads: 1, backend: "ts", local: undefined, hostLocal: expect.any(Array) }]);
+    // The fill from the count, the unreplied entries from the table read.
+    expect(r).toEqual({
+      code: 0,
+      line: "CONNTRACK OK - fill 20% (20/100), no anomalies|entries=20;75;90;0;100 fill=20.00%;75;90;0;100 effective_fill=17.00%;;;0;100 unreplied=3;;;0; anomalies_critical=0;;1;0; anomalies_warning=0;1;;0;",
+    });
+    asked.length = 0;
+    const noTable = await runCheck({ inputs: [], table: false }, deps);
+    expect(asked).toEqual([]);
+    expect(noTable.line).not.toContain("unreplied=");
   });
 
   it("offline fact files without inputs", async () => {

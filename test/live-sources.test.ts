@@ -112,6 +112,12 @@ describe.skipIf(!support.ok)("live sources on a real kernel", () => {
     expect(fromNetlink.sources).toEqual(["ctnetlink dump (native)"]);
     expect(counts(fromNetlink)).toEqual(offline);
     expect(fromNetlink).toHaveProperty("health");
+    // check reads the same table the same way (its status also depends on the host's kernel log).
+    const unreplied = flows.counts.tcp_unreplied + flows.counts.udp_unreplied;
+    for (const env of ["CTSCOPE_PROC_TABLE=/proc/net/nf_conntrack", "CTSCOPE_PROC_TABLE=/nonexistent/nf_conntrack"]) {
+      const c = await ns.exec("env", [env, "node", bin, "check"], { allowFail: true, timeoutMs: 60_000 });
+      expect(c.stdout, env).toMatch(new RegExp(`^CONNTRACK [A-Z]+ - fill [\\d.]+% \\(27/\\d+\\).*\\|.* unreplied=${unreplied};`));
+    }
   });
 
   it("auto picks the native ctnetlink dump when the addon has it", async () => {

@@ -46,9 +46,23 @@ export interface CheckDeps {
     hostLocal?: string[];
   }) => Promise<Snapshot>;
   liveTable: string;
+  /** This host's table over ctnetlink, or null when that cannot be read (used when liveTable is not readable). */
+  scanNetlink: (opts: { threads: number; backend: "auto" | "native" | "ts"; local?: string[]; hostLocal?: string[] }) => Promise<Snapshot | null>;
 }
 
-const DEFAULT_DEPS: CheckDeps = { collectLive: collectLiveHostFacts, analyze, liveTable: LIVE_TABLE };
+async function scanNetlink(opts: Parameters<CheckDeps["scanNetlink"]>[0]): Promise<Snapshot | null> {
+  const { probeSource } = await import("../live/sources.js");
+  if (!(await probeSource("netlink")).ok) return null;
+  const { scanSnapshot } = await import("../live/scan.js");
+  return scanSnapshot({ ...opts, source: "netlink", top: 10 });
+}
+
+const DEFAULT_DEPS: CheckDeps = {
+  collectLive: collectLiveHostFacts,
+  analyze,
+  liveTable: process.env.CTSCOPE_PROC_TABLE || LIVE_TABLE,
+  scanNetlink,
+};
 
 export interface CheckResult {
   code: CheckCode;
@@ -184,6 +198,9 @@ export async function runCheck(o: CheckOptions, deps: CheckDeps = DEFAULT_DEPS):
           local: o.local,
           hostLocal: o.local ? undefined : hostAddresses(),
         });
+      } else if (o.table !== false) {
+        // No /proc table (a kernel built without it): the same table over ctnetlink, when readable.
+        snapshot = await deps.scanNetlink({ threads, backend, local: o.local, hostLocal: o.local ? undefined : hostAddresses() });
       }
     }
     const d = diagnose(snapshot, facts, overrides);
