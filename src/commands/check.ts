@@ -47,7 +47,12 @@ export interface CheckDeps {
   }) => Promise<Snapshot>;
   liveTable: string;
   /** This host's table over ctnetlink, or null when that cannot be read (used when liveTable is not readable). */
-  scanNetlink: (opts: { threads: number; backend: "auto" | "native" | "ts"; local?: string[]; hostLocal?: string[] }) => Promise<Snapshot | null>;
+  scanNetlink: (opts: {
+    threads: number;
+    backend: "auto" | "native" | "ts";
+    local?: string[];
+    hostLocal?: string[];
+  }) => Promise<Snapshot | null>;
 }
 
 async function scanNetlink(opts: Parameters<CheckDeps["scanNetlink"]>[0]): Promise<Snapshot | null> {
