@@ -68,7 +68,8 @@ class MergeTable : public Napi::ObjectWrap<MergeTable> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "MergeTable",
-                       {InstanceMethod("add", &MergeTable::Guarded<&MergeTable::Add>), InstanceMethod("take", &MergeTable::Guarded<&MergeTable::Take>)});
+                       {InstanceMethod("add", &MergeTable::Guarded<&MergeTable::Add>), InstanceMethod("take", &MergeTable::Guarded<&MergeTable::Take>),
+                        InstanceMethod("dimensions", &MergeTable::Guarded<&MergeTable::Dimensions>)});
   }
 
   explicit MergeTable(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MergeTable>(info) {}
@@ -106,6 +107,31 @@ class MergeTable : public Napi::ObjectWrap<MergeTable> {
       if (vp[V_MAX_TIMEOUT] > d[V_MAX_TIMEOUT]) d[V_MAX_TIMEOUT] = vp[V_MAX_TIMEOUT];
     }
     return info.Env().Undefined();
+  }
+
+  /**
+   * dimensions(inferred, cidrs, traffic): the Dimensions of everything added (as buildDimensions),
+   * built here so that the merged table never goes to JS: it is freed as soon as its keys and
+   * values are copied out, and those keys as soon as the dimensions stop reading them, before the
+   * per-id sums take their memory. The table starts empty again. Arguments are checked in TS.
+   */
+  Napi::Value Dimensions(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    const Napi::Uint8Array cidrs = info[1].As<Napi::Uint8Array>();
+    const size_t n = table_ ? table_->size() : 0;
+    DimensionBuilder b(cidrs.Data(), cidrs.ElementLength(), info[0].ToBoolean().Value());
+    b.reserve(n, true);
+    ColumnArray<uint8_t> keys;
+    keys.extend(n * KEY_BYTES);
+    for (auto* a : {&b.count, &b.packets, &b.bytes, &b.maxTimeout}) a->extend(n);
+    if (table_) {
+      table_->copyKeys(keys.data());
+      table_->copyValueColumns(b.count.data(), b.packets.data(), b.bytes.data(), b.maxTimeout.data());
+      table_.reset();
+    }
+    if (const char* problem = b.addClasses(keys.data(), n, true)) throw Napi::RangeError::New(env, problem);
+    b.finish(keys.data(), info[2].ToBoolean().Value(), [&keys] { keys.reset(); });
+    return dimensionsObject(env, b);
   }
 
   /** take(): { keys, values } of everything added since the last take(); the table starts empty again. */
@@ -214,7 +240,8 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     DimensionBuilder b(cidrs.Data(), cidrs.ElementLength(), info[2].ToBoolean().Value());
     b.reserve(n, true);
     if (const char* problem = b.addClasses(keys.Data(), n, true)) throw Napi::RangeError::New(env, problem);
-    b.finish(keys.Data(), values.Data(), info[4].ToBoolean().Value());
+    b.setValues(values.Data());
+    b.finish(keys.Data(), info[4].ToBoolean().Value());
     return dimensionsObject(env, b);
   }
 

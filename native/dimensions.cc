@@ -135,8 +135,8 @@ double prefixRankOf(double addrRank) {
 }
 
 /** Sums of one dimension per id (ids in id), in class order. packets and bytes null without traffic. */
-void sumDimension(const int32_t* id, const double* vals, const uint8_t* flags, size_t n, double* count, double* unreplied, double* packets,
-                  double* bytes) {
+void sumDimension(const int32_t* id, const double* classCount, const double* classPackets, const double* classBytes, const uint8_t* flags,
+                  size_t n, double* count, double* unreplied, double* packets, double* bytes) {
   if (packets != nullptr && bytes != nullptr) {
     for (size_t i = 0; i < n; i++) {
       if (i + AHEAD < n) {
@@ -144,20 +144,19 @@ void sumDimension(const int32_t* id, const double* vals, const uint8_t* flags, s
         __builtin_prefetch(packets + id[i + AHEAD]);
         __builtin_prefetch(bytes + id[i + AHEAD]);
       }
-      const double* v = vals + i * VALUE_FIELDS;
-      count[id[i]] += v[V_COUNT];
-      packets[id[i]] += v[V_PACKETS];
-      bytes[id[i]] += v[V_BYTES];
+      count[id[i]] += classCount[i];
+      packets[id[i]] += classPackets[i];
+      bytes[id[i]] += classBytes[i];
     }
   } else {
     for (size_t i = 0; i < n; i++) {
       if (i + AHEAD < n) __builtin_prefetch(count + id[i + AHEAD]);
-      count[id[i]] += vals[i * VALUE_FIELDS + V_COUNT];
+      count[id[i]] += classCount[i];
     }
   }
   // Unreplied entries: usually few classes, a pass of their own.
   for (size_t i = 0; i < n; i++) {
-    if ((flags[i] & F_UNREPLIED) != 0) unreplied[id[i]] += vals[i * VALUE_FIELDS + V_COUNT];
+    if ((flags[i] & F_UNREPLIED) != 0) unreplied[id[i]] += classCount[i];
   }
 }
 
@@ -231,8 +230,11 @@ const char* DimensionBuilder::addClasses(const uint8_t* keys, size_t to, bool la
   const size_t k = to - from;
   for (auto* a : {&family, &proto, &state, &flags, &anyLocal_}) a->extend(k);
   for (auto* a : {&dport, &src, &dst, &remote, &local, &service, &srcPrefix, &rss}) a->extend(k);
-  // Filled by finish(); paged in now, while the table is still growing.
-  for (auto* a : {&count, &packets, &bytes, &maxTimeout}) a->extend(k);
+  // Filled by setValues(); paged in now, while the table is still growing. A caller may have
+  // written them already.
+  for (auto* a : {&count, &packets, &bytes, &maxTimeout}) {
+    if (a->size() < to) a->extend(to - a->size());
+  }
 
   // The plain columns and the addresses.
   lazy(in_->v4, expected_ / 2);
@@ -292,7 +294,7 @@ void DimensionBuilder::growIdArrays() {
   rssRank.extend(sizes[5] - rssRank.size());
 }
 
-void DimensionBuilder::inferSides(const double* vals) {
+void DimensionBuilder::inferSides() {
   const size_t n = n_;
   const size_t addresses = addrFamily.size();
   // Entries per address, and distinct peers per address: a host's own address talks to many
@@ -304,7 +306,7 @@ void DimensionBuilder::inferSides(const double* vals) {
       __builtin_prefetch(&freq_[src[i + AHEAD]]);
       __builtin_prefetch(&freq_[dst[i + AHEAD]]);
     }
-    const double c = vals[i * VALUE_FIELDS + V_COUNT];
+    const double c = count[i];
     freq_[src[i]] += c;
     if (dst[i] != src[i]) freq_[dst[i]] += c;
   }
@@ -394,10 +396,20 @@ void DimensionBuilder::remoteServiceStates(size_t from, size_t to) {
   }
 }
 
-void DimensionBuilder::finish(const uint8_t* keys, const double* vals, bool traffic) {
+void DimensionBuilder::setValues(const double* vals) {
+  for (size_t i = 0; i < n_; i++) {
+    const double* v = vals + i * VALUE_FIELDS;
+    count[i] = v[V_COUNT];
+    packets[i] = v[V_PACKETS];
+    bytes[i] = v[V_BYTES];
+    maxTimeout[i] = v[V_MAX_TIMEOUT];
+  }
+}
+
+void DimensionBuilder::finish(const uint8_t* keys, bool traffic, const std::function<void()>& keysDone) {
   const size_t n = n_;
   if (inferred_) {
-    inferSides(vals);
+    inferSides();
     sides(0, n);
     std::vector<double>().swap(freq_);  // freed, not just emptied
     std::vector<double>().swap(peers_);
@@ -409,22 +421,24 @@ void DimensionBuilder::finish(const uint8_t* keys, const double* vals, bool traf
     remoteServiceStates(0, n);
   }
   in_ = std::make_unique<Interners>();  // all of them freed before the sums touch more memory
+
+  // The last reads of the keys: each address's bytes and tie rank.
+  const size_t addresses = addrFamily.size();
+  addrRank.extend(addresses - addrRank.size());
+  addrBytes.extend(addresses * 16 - addrBytes.size());
+  for (size_t a = 0; a < addresses; a++) {
+    const uint8_t* k = keys + static_cast<size_t>(addrOffset[a]);
+    std::memcpy(addrBytes.data() + a * 16, k, 16);
+    addrRank[a] = addrRankOf(addrFamily[a], k);
+  }
+  if (keysDone) keysDone();
   growIdArrays();
 
-  // Tie ranks: an address's from its bytes; prefixes, services and remotes+services+states from
-  // the address of their first class.
-  for (size_t a = 0; a < addrFamily.size(); a++) addrRank[a] = addrRankOf(addrFamily[a], keys + static_cast<size_t>(addrOffset[a]));
+  // Tie ranks: prefixes, services and remotes+services+states from the address of their first class.
   for (size_t p = 0; p < prefixAddr.size(); p++) prefixRank[p] = prefixRankOf(addrRank[prefixAddr[p]]);
   for (size_t v = 0; v < serviceClass.size(); v++) serviceRank[v] = addrRank[dst[serviceClass[v]]];
   for (size_t r = 0; r < rssClass.size(); r++) rssRank[r] = addrRank[remote[rssClass[r]]];
 
-  for (size_t i = 0; i < n; i++) {
-    const double* v = vals + i * VALUE_FIELDS;
-    count[i] = v[V_COUNT];
-    packets[i] = v[V_PACKETS];
-    bytes[i] = v[V_BYTES];
-    maxTimeout[i] = v[V_MAX_TIMEOUT];
-  }
   // Entries per address where it is the local side.
   for (size_t i = 0; i < n; i++) {
     if (i + AHEAD < n) __builtin_prefetch(&localCount[local[i + AHEAD]]);
@@ -436,7 +450,8 @@ void DimensionBuilder::finish(const uint8_t* keys, const double* vals, bool traf
       sumPackets[d].extend(sumCount[d].size());
       sumBytes[d].extend(sumCount[d].size());
     }
-    sumDimension(ids[d], vals, flags.data(), n, sumCount[d].data(), sumUnreplied[d].data(), traffic ? sumPackets[d].data() : nullptr,
+    sumDimension(ids[d], count.data(), packets.data(), bytes.data(), flags.data(), n, sumCount[d].data(), sumUnreplied[d].data(),
+                 traffic ? sumPackets[d].data() : nullptr,
                  traffic ? sumBytes[d].data() : nullptr);
     for (size_t id = 0; id < sumCount[d].size(); id++) distinct[d] += sumCount[d][id] > 0 ? 1 : 0;
   }

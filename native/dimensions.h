@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -61,8 +62,18 @@ class DimensionBuilder {
    */
   const char* addClasses(const uint8_t* keys, size_t to, bool last);
 
-  /** After the last class: the table's keys and values (VALUE_FIELDS each); traffic: sum packets and bytes. */
-  void finish(const uint8_t* keys, const double* values, bool traffic);
+  /**
+   * After the last class: the count, packets, bytes and maxTimeout columns from the table's values
+   * (VALUE_FIELDS each). A caller that has them as columns already writes them itself instead.
+   */
+  void setValues(const double* values);
+
+  /**
+   * After setValues: everything else, from the table's keys; traffic: sum packets and bytes.
+   * keysDone (optional) is called as soon as the keys are no longer read, so that their owner can
+   * free them before the per-id sums and ranks take their memory.
+   */
+  void finish(const uint8_t* keys, bool traffic, const std::function<void()>& keysDone = nullptr);
 
   size_t size() const { return n_; }
 
@@ -72,6 +83,8 @@ class DimensionBuilder {
   ColumnArray<double> count, packets, bytes, maxTimeout;
   // Per id.
   ColumnArray<uint8_t> addrFamily;
+  /** 16 bytes per address (IPv4 in the first 4), made by finish(): the text needs no table keys. */
+  ColumnArray<uint8_t> addrBytes;
   ColumnArray<double> addrOffset, localCount, addrRank;
   ColumnArray<int32_t> prefixAddr, serviceClass, rssClass;
   ColumnArray<double> prefixRank, serviceRank, rssRank;
@@ -86,7 +99,7 @@ class DimensionBuilder {
  private:
   struct Interners;
   int32_t internAddr(const uint8_t* keys, size_t off, int fam);
-  void inferSides(const double* values);
+  void inferSides();
   void sides(size_t from, size_t to);
   void services(size_t from, size_t to);
   void prefixes(const uint8_t* keys, size_t from, size_t to);

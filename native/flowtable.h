@@ -128,6 +128,14 @@ class MappedArray {
   T* data() { return data_; }
   const T* data() const { return data_; }
 
+  /** Frees the mapping now; the array is empty afterwards. */
+  void reset() {
+    if (data_ != nullptr) munmap(data_, cap_ * sizeof(T));
+    data_ = nullptr;
+    size_ = 0;
+    cap_ = 0;
+  }
+
   /**
    * Hands the mapping over (to a JS ArrayBuffer): its address, and its length in bytes for the
    * munmap that frees it. The array is empty afterwards.
@@ -186,6 +194,18 @@ class FlowTable {
     for (const Entry& e : entries_) {
       std::memcpy(out, e.values, sizeof e.values);
       out += VALUE_FIELDS;
+    }
+  }
+
+  /** The values as four columns (n doubles each), in first-seen order. */
+  void copyValueColumns(double* count, double* packets, double* bytes, double* maxTimeout) const {
+    size_t i = 0;
+    for (const Entry& e : entries_) {
+      count[i] = e.values[V_COUNT];
+      packets[i] = e.values[V_PACKETS];
+      bytes[i] = e.values[V_BYTES];
+      maxTimeout[i] = e.values[V_MAX_TIMEOUT];
+      i++;
     }
   }
 

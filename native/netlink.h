@@ -59,7 +59,10 @@ struct DumpTable {
     flush();
     if (table.size() * KEY_BYTES != keys.size()) return false;
     table.copyValues(values.data());
-    if (dims) dims->finish(keys.data(), values.data(), traffic);
+    if (dims) {
+      dims->setValues(values.data());
+      dims->finish(keys.data(), traffic);
+    }
     return true;
   }
 };

@@ -61,6 +61,11 @@ describe.each(builders)("dimensions (%s)", (_name, build) => {
     expect(t.size).toBe(3);
     expect(Array.from(d.addrFamily)).toEqual([4, 4, 4, 6, 6]);
     expect([0, 1, 2, 3, 4].map((id) => text(d, id))).toEqual(["10.0.0.1", "192.0.2.1", "198.51.100.7", "2001:db8::5", "2001:db8::1"]);
+    // The same addresses from the dimensions' own copy of their bytes.
+    expect(d.addrBytes.length).toBe(5 * 16);
+    expect([0, 1, 2, 3, 4].map((id) => formatAddress(d.addrFamily[id]!, d.addrBytes, id * 16))).toEqual(
+      [0, 1, 2, 3, 4].map((id) => text(d, id)),
+    );
     expect(Array.from(d.src)).toEqual([0, 2, 3]);
     expect(Array.from(d.dst)).toEqual([1, 0, 4]);
     // Outbound to 192.0.2.1, inbound from 198.51.100.7 and 2001:db8::5.
@@ -121,6 +126,32 @@ describe.skipIf(!addon)("native buildDimensions equals the TS one", () => {
         const a = native.buildDimensions!(t, local, traffic);
         const b = buildDimensions(t, local, traffic);
         expectSameDimensions(a, b, `seed ${s}, ${local.mode}, traffic ${traffic}`);
+      }
+    }
+  });
+
+  it.each([0, 1, 2])("random chunks %i: the native merge's own dimensions equal the TS ones of the merged table", (k) => {
+    const s = seed + k * 7919;
+    const gen = new LineGen(s, { hosts: 10 + k * 25, ports: 5 + k });
+    // Several chunks that share classes: the merge adds them up.
+    const chunks = [0, 1, 2, 3].map(() => {
+      const text = Buffer.from(`${gen.lines(800, 0.05).join("\n")}\n`, "latin1");
+      return scanBuffer(text, 0, text.length, emptyFilter());
+    });
+    const merged = new FlowTable(16);
+    for (const c of chunks) merged.mergeFrom(c.keys, c.values, c.keys.length / KEY_BYTES);
+    const t: MergedTable = { size: merged.size, keys: merged.keys, values: merged.values };
+    for (const local of [
+      { mode: "inferred", cidrs: [] },
+      { mode: "given", cidrs },
+    ] as LocalSpec[]) {
+      for (const traffic of [true, false]) {
+        const m = native.tableMerge!();
+        for (const c of chunks) m.add(c.keys, c.values);
+        const a = m.dimensions!(local, traffic);
+        expectSameDimensions(a, buildDimensions(t, local, traffic), `seed ${s}, ${local.mode}, traffic ${traffic}`);
+        // The merge starts empty again.
+        expect(m.take().keys.length).toBe(0);
       }
     }
   });

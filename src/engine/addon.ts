@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../errors.js";
-import type { ChunkAggregate, CompiledFilter, TableMerge } from "./contract.js";
+import type { ChunkAggregate, CompiledFilter } from "./contract.js";
 import type { Dimensions } from "./dimensions.js";
 
 const require = createRequire(import.meta.url);
@@ -22,7 +22,11 @@ export interface NativeAddon {
   /** Layout constants compiled into the addon, to check against src/parse/layout.ts. */
   layout(): Record<string, number>;
   /** An incremental merge; add() arguments are checked by the caller (whole keys, VALUE_FIELDS values per key). */
-  MergeTable: new () => TableMerge;
+  MergeTable: new () => {
+    add(keys: Uint8Array, values: Float64Array): void;
+    take(): { keys: Uint8Array; values: Float64Array };
+    dimensions(inferred: boolean, cidrs: Uint8Array, traffic: boolean): Dimensions;
+  };
   /** Arguments checked by the caller: exactly n keys and n * VALUE_FIELDS values; cidrs as encodeCidrs. */
   buildDimensions(keys: Uint8Array, values: Float64Array, inferred: boolean, cidrs: Uint8Array, traffic: boolean): Dimensions;
   topCandidates(count: Float64Array, rank: Float64Array, n: number): Int32Array;

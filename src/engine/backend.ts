@@ -59,6 +59,7 @@ export function getBackend(choice?: BackendChoice): Backend {
         m.add(keys, values);
       },
       take: () => m.take(),
+      dimensions: (local, traffic) => m.dimensions(local.mode === "inferred", encodeCidrs(local.cidrs), traffic),
     };
   };
   return {

@@ -61,6 +61,11 @@ export interface TableMerge {
   add(keys: Uint8Array, values: Float64Array): void;
   /** Everything added since the last take(), merged; the merge starts empty again. */
   take(): { keys: Uint8Array; values: Float64Array };
+  /**
+   * The Dimensions of everything added since the last take(), built without handing the merged
+   * table over (its memory is freed while they are built); the merge starts empty again.
+   */
+  dimensions?(local: LocalSpec, traffic: boolean): Dimensions;
 }
 
 /** What a worker is asked to scan. */

@@ -87,8 +87,10 @@ export interface Dimensions {
   maxTimeout: Float64Array;
   // One entry per address id.
   addrFamily: Uint8Array;
-  /** Byte offset in the table's keys of one occurrence of the address (for text, prefixes, order). */
+  /** Byte offset in the table's keys of one occurrence of the address. */
   addrOffset: Float64Array;
+  /** 16 bytes per address (IPv4 in the first 4): its text, prefix and order need no table keys. */
+  addrBytes: Uint8Array;
   /** Entries where this address is the local side (0 when never). */
   localCount: Float64Array;
   /** Per prefix id: an address id inside it. */
@@ -430,6 +432,7 @@ export function buildDimensions(t: MergedTable, local: LocalSpec, traffic: boole
     maxTimeout,
     addrFamily,
     addrOffset,
+    addrBytes: addressBytes(keys, addrOffset),
     localCount,
     prefixAddr: prefixAddr.done(),
     serviceClass: serviceClass.done(),
@@ -454,6 +457,16 @@ function distinctIds(sums: Record<Dimension, Sums>): Float64Array {
 }
 
 /** The tie ranks of Dimensions (native/dimensions.cc computes the same numbers). */
+/** The 16 bytes of each address, copied out of the keys. */
+function addressBytes(keys: Uint8Array, offsets: Float64Array): Uint8Array {
+  const out = new Uint8Array(offsets.length * 16);
+  for (let a = 0; a < offsets.length; a++) {
+    const o = offsets[a]!;
+    for (let j = 0; j < 16; j++) out[a * 16 + j] = keys[o + j]!;
+  }
+  return out;
+}
+
 function tieRanks(
   keys: Uint8Array,
   addrFamily: Uint8Array,

@@ -1,6 +1,7 @@
 /** Where per-chunk aggregates become one table: sums per flow class, counters, histograms. */
 import { C_LINES, COUNTER_FIELDS, HIST_FIELDS, KEY_BYTES, MALFORMED_SAMPLES } from "../parse/layout.js";
 import type { Backend, ChunkAggregate, TableMerge } from "./contract.js";
+import { buildDimensions, type Dimensions, type LocalSpec } from "./dimensions.js";
 import { FlowTable } from "./flowtable.js";
 import type { MalformedSample } from "./types.js";
 
@@ -31,6 +32,8 @@ export class Merger {
   /** The backend's incremental merge (native), when it has one. */
   private readonly native: TableMerge | null;
   private merged: MergedTable | null = null;
+  /** The native merge built the dimensions from its own table: there is no table to read any more. */
+  private consumed = false;
   readonly counters = new Float64Array(COUNTER_FIELDS);
   readonly hist = new Float64Array(HIST_FIELDS);
   private readonly chunks: ChunkLines[] = [];
@@ -71,8 +74,22 @@ export class Merger {
     });
   }
 
+  /**
+   * The dimensions of the merged table for this local side. With the native merge, and a table
+   * nobody has read, they are built from the merge's own memory: the merged keys and values never
+   * go to JS and are freed while the dimensions are built. The table cannot be read afterwards.
+   */
+  dimensions(local: LocalSpec, traffic: boolean): Dimensions {
+    if (this.native?.dimensions && !this.merged && !this.consumed) {
+      this.consumed = true;
+      return this.native.dimensions(local, traffic);
+    }
+    return (this.backend?.buildDimensions ?? buildDimensions)(this.table, local, traffic);
+  }
+
   /** The merged flow classes so far. */
   get table(): MergedTable {
+    if (this.consumed) throw new Error("Merger: the merged table went into its dimensions and cannot be read");
     if (!this.native) return { size: this.tsTable.size, keys: this.tsTable.keys, values: this.tsTable.values };
     if (!this.merged) {
       const m = this.native.take();

@@ -26,7 +26,6 @@ import {
 import { formatAddress, formatEndpoint, formatPrefix } from "../report/address.js";
 import type { BackendName } from "./contract.js";
 import {
-  buildDimensions,
   type Dimensions,
   type LocalSpec,
   SC_ASSURED,
@@ -82,26 +81,26 @@ const PROTO_RANK = (() => {
  * when they are already at hand (the ctnetlink dump builds them while it runs).
  */
 export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta, prebuilt?: Dimensions): Snapshot {
-  const t = m.table;
-  const keys = t.keys;
   const c = m.counters;
   const entries = c[C_ENTRIES]!;
   const accounted = c[C_ACCT]! > 0;
   // A sanity check only (a size, not the keys): the caller vouches for the table.
-  if (prebuilt && (prebuilt.count.length !== t.size || local.mode === "inferred")) {
+  if (prebuilt && (prebuilt.count.length !== m.table.size || local.mode === "inferred")) {
     throw new Error("buildSnapshot: the prebuilt dimensions are not this table's");
   }
-  const d = prebuilt ?? (m.backend?.buildDimensions ?? buildDimensions)(t, local, accounted);
+  const d = prebuilt ?? m.dimensions(local, accounted);
+  const classes = d.count.length;
+  const keys = d.addrBytes;
 
-  const { addr, prefix: prefixText } = addressBook(d, keys);
+  const { addr, prefix: prefixText } = addressBook(d);
 
   // Key order for ties: IPv4 before IPv6, addresses by their bytes; prefixes likewise.
   const bytesBefore = (a: number, b: number, len: number): number => {
     const fa = d.addrFamily[a]!;
     const fb = d.addrFamily[b]!;
     if (fa !== fb) return fa - fb;
-    const oa = d.addrOffset[a]!;
-    const ob = d.addrOffset[b]!;
+    const oa = a * 16;
+    const ob = b * 16;
     for (let i = 0; i < len; i++) {
       const x = keys[oa + i]! - keys[ob + i]!;
       if (x !== 0) return x;
@@ -216,7 +215,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta, p
     .sort((x, y) => y.count - x.count);
 
   const flows: FlowColumns = {
-    n: t.size,
+    n: classes,
     family: d.family,
     proto: d.proto,
     state: d.state,
@@ -289,33 +288,11 @@ function withFlows(snapshot: Omit<Snapshot, "classes" | "flows">, flows: FlowCol
   return snapshot as Snapshot;
 }
 
-/**
- * Canonical text of address and prefix ids, only for what is shown or asked for. It keeps a copy
- * of the 16 address bytes per id, not the merged table's keys they point into.
- */
-function addressBook(d: Dimensions, keys: Uint8Array): { addr: (id: number) => string; prefix: (pid: number) => string } {
+/** Canonical text of address and prefix ids, only for what is shown or asked for. */
+function addressBook(d: Dimensions): { addr: (id: number) => string; prefix: (pid: number) => string } {
   const family = d.addrFamily;
   const prefixAddr = d.prefixAddr;
-  const n = family.length;
-  const bytes = new Uint8Array(n * 16);
-  const offsets = d.addrOffset;
-  // Addresses sit at 8 and 24 in a 40-byte key: word copies, byte copies for anything else.
-  const words = keys.byteOffset % 4 === 0;
-  const from = words ? new Uint32Array(keys.buffer, keys.byteOffset, keys.length >>> 2) : new Uint32Array(0);
-  const to = new Uint32Array(bytes.buffer);
-  for (let id = 0; id < n; id++) {
-    const off = offsets[id]!;
-    if (!words || off % 4 !== 0) {
-      bytes.set(keys.subarray(off, off + 16), id * 16);
-      continue;
-    }
-    const o = off / 4;
-    const w = id * 4;
-    to[w] = from[o]!;
-    to[w + 1] = from[o + 1]!;
-    to[w + 2] = from[o + 2]!;
-    to[w + 3] = from[o + 3]!;
-  }
+  const bytes = d.addrBytes;
   const addrCache: Array<string | undefined> = [];
   const prefixCache = new Map<number, string>();
   return {
