@@ -104,4 +104,55 @@ describe.skipIf(!addon)("native tableMerge", () => {
     expect(Buffer.from(a.keys.subarray(0, a.size * KEY_BYTES)).equals(Buffer.from(b.keys.subarray(0, b.size * KEY_BYTES)))).toBe(true);
     expect(Array.from(a.values.subarray(0, a.size * VALUE_FIELDS))).toEqual(Array.from(b.values.subarray(0, b.size * VALUE_FIELDS)));
   });
+
+  it("releaseChunks: chunks are freed once summed, the same table results, a table handed out is kept", () => {
+    const tables = chunks(seed + 2);
+    expect(tables.length).toBeGreaterThan(2);
+    const agg = (t: { keys: Uint8Array; values: Float64Array }) => ({
+      counters: new Float64Array(16),
+      hist: new Float64Array(30),
+      keys: t.keys.slice(),
+      values: t.values.slice(),
+      malformedLines: [],
+      malformedText: [],
+    });
+    const reference = tsMerge(tables);
+    for (const backend of [native, undefined]) {
+      const m = new Merger(backend, true);
+      const added = tables.map((t, i) => {
+        const a = agg(t);
+        m.add(0, i, a);
+        return a;
+      });
+      // Every chunk is detached (freed), the first one too once the second was summed.
+      for (const a of added) expect([a.keys.byteLength, a.values.byteLength]).toEqual([0, 0]);
+      const t = m.table;
+      expect(Buffer.from(t.keys.subarray(0, t.size * KEY_BYTES)).equals(Buffer.from(reference.keys))).toBe(true);
+      expect(Array.from(t.values.subarray(0, t.size * VALUE_FIELDS))).toEqual(Array.from(reference.values));
+    }
+    // The first chunk read as the table before the second arrives stays the reader's.
+    const m = new Merger(native, true);
+    const first = agg(tables[0]!);
+    m.add(0, 0, first);
+    const read = m.table;
+    m.add(0, 1, agg(tables[1]!));
+    expect(read.keys.byteLength).toBeGreaterThan(0);
+    expect(first.keys.byteLength).toBeGreaterThan(0);
+    // Without releaseChunks nothing is touched.
+    const keep = new Merger(native);
+    const kept = [agg(tables[0]!), agg(tables[1]!)];
+    for (const [i, a] of kept.entries()) keep.add(0, i, a);
+    for (const a of kept) expect(a.keys.byteLength).toBeGreaterThan(0);
+  });
+
+  it("after the native merge built the dimensions, the table cannot be read", () => {
+    const m = new Merger(native);
+    const tables = chunks(seed + 3);
+    for (const [i, t] of tables.entries()) {
+      m.add(0, i, { counters: new Float64Array(16), hist: new Float64Array(30), ...t, malformedLines: [], malformedText: [] });
+    }
+    const d = m.dimensions({ mode: "inferred", cidrs: [] }, false);
+    expect(d.count.length).toBe(tsMerge(tables).keys.length / KEY_BYTES);
+    expect(() => m.table).toThrow(/went into its dimensions/);
+  });
 });

@@ -83,7 +83,8 @@ export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
   const backend = info.requested === "auto" ? "auto" : info.requested;
   const stdin = (opts.stdin ?? (() => process.stdin)) as () => import("node:stream").Readable;
   const sources: Source[] = opts.inputs.map((i) => resolveSource(i, stdin));
-  const merger = new Merger(mainBackend);
+  // Chunk tables are freed as soon as they are summed: they are this function's alone.
+  const merger = new Merger(mainBackend, true);
   const warnings: string[] = [];
   const knownTotal = sources.every((s) => s.kind === "file" || s.size !== null);
   const bytesTotal = knownTotal ? sources.reduce((a, s) => a + (s.size ?? 0), 0) : null;

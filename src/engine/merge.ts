@@ -3,6 +3,7 @@ import { C_LINES, COUNTER_FIELDS, HIST_FIELDS, KEY_BYTES, MALFORMED_SAMPLES } fr
 import type { Backend, ChunkAggregate, TableMerge } from "./contract.js";
 import { buildDimensions, type Dimensions, type LocalSpec } from "./dimensions.js";
 import { FlowTable } from "./flowtable.js";
+import { releaseBuffers } from "./transfer.js";
 import type { MalformedSample } from "./types.js";
 
 interface ChunkLines {
@@ -34,6 +35,8 @@ export class Merger {
   private merged: MergedTable | null = null;
   /** The native merge built the dimensions from its own table: there is no table to read any more. */
   private consumed = false;
+  /** merged is the first chunk's arrays, never handed out by `table`. */
+  private mergedIsChunk = false;
   readonly counters = new Float64Array(COUNTER_FIELDS);
   readonly hist = new Float64Array(HIST_FIELDS);
   private readonly chunks: ChunkLines[] = [];
@@ -43,7 +46,14 @@ export class Merger {
    * handed over once when the table is first read; without it, into a TS table. buildSnapshot
    * uses its buildDimensions and topCandidates when it has them.
    */
-  constructor(readonly backend?: Pick<Backend, "tableMerge" | "buildDimensions" | "topCandidates">) {
+  /**
+   * releaseChunks: the chunks' keys and values belong to the merger, which frees them as soon as
+   * they are summed (see releaseBuffers); the caller must not read them after add().
+   */
+  constructor(
+    readonly backend?: Pick<Backend, "tableMerge" | "buildDimensions" | "topCandidates">,
+    private readonly releaseChunks = false,
+  ) {
     this.native = backend?.tableMerge?.() ?? null;
     this.tsTable = new FlowTable(this.native ? 16 : 4096);
   }
@@ -56,14 +66,21 @@ export class Merger {
       if (this.chunks.length === 0) {
         // A chunk's classes are already distinct and in first-seen order: alone, it is the merged table.
         this.merged = { size: agg.keys.length / KEY_BYTES, keys: agg.keys, values: agg.values };
+        this.mergedIsChunk = true;
       } else {
         // Read already, or the first chunk: the merge goes on from that table.
-        if (this.merged) this.native.add(this.merged.keys, this.merged.values);
+        if (this.merged) {
+          this.native.add(this.merged.keys, this.merged.values);
+          // Only a first chunk of the caller's is theirs to free; a table read from the merge is not.
+          if (this.releaseChunks && this.mergedIsChunk) releaseBuffers([this.merged.keys, this.merged.values]);
+        }
         this.merged = null;
         this.native.add(agg.keys, agg.values);
+        if (this.releaseChunks) releaseBuffers([agg.keys, agg.values]);
       }
     } else {
       this.tsTable.mergeFrom(agg.keys, agg.values, agg.keys.length / KEY_BYTES);
+      if (this.releaseChunks) releaseBuffers([agg.keys, agg.values]);
     }
     this.chunks.push({
       source,
@@ -90,6 +107,8 @@ export class Merger {
   /** The merged flow classes so far. */
   get table(): MergedTable {
     if (this.consumed) throw new Error("Merger: the merged table went into its dimensions and cannot be read");
+    // Handed out: from now on it is the reader's as much as the merger's.
+    this.mergedIsChunk = false;
     if (!this.native) return { size: this.tsTable.size, keys: this.tsTable.keys, values: this.tsTable.values };
     if (!this.merged) {
       const m = this.native.take();
