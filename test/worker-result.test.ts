@@ -6,7 +6,7 @@
 import Piscina from "piscina";
 import { describe, expect, it } from "vitest";
 import { compileFilter } from "../src/engine/filter.js";
-import { ownedBuffer } from "../src/engine/transfer.js";
+import { ownedBuffer, releaseBuffers } from "../src/engine/transfer.js";
 import scan, { type WorkerResult } from "../src/engine/worker.js";
 import { KEY_BYTES, VALUE_FIELDS } from "../src/parse/layout.js";
 import { BACKENDS } from "./helpers/backends.js";
@@ -58,5 +58,20 @@ describe("ownedBuffer", () => {
     expect(ownedBuffer(whole.subarray(1))).toBeNull();
     expect(ownedBuffer(new Uint8Array(0))).toBeNull();
     expect(ownedBuffer(new Uint8Array(new SharedArrayBuffer(8)))).toBeNull();
+  });
+});
+
+describe("releaseBuffers", () => {
+  it("frees the memory at once, not at a later collection; skips what it must not take", () => {
+    const mib = () => process.memoryUsage().arrayBuffers / 1048576;
+    const big = [new Float64Array(4 << 20), new Uint8Array(32 << 20)];
+    for (const a of big) a.fill(1);
+    const before = mib();
+    // The same array twice, a pool slice and an empty array are fine too.
+    const small = Buffer.from("ipv4 2 tcp 6\n");
+    releaseBuffers([...big, big[0]!, small, new Uint8Array(0)]);
+    expect(before - mib()).toBeGreaterThanOrEqual(60);
+    expect(big.map((a) => a.byteLength)).toEqual([0, 0]);
+    expect(small.toString()).toBe("ipv4 2 tcp 6\n");
   });
 });

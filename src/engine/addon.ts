@@ -77,6 +77,10 @@ export function loadAddon(): { addon: NativeAddon | null; path: string | null; t
     try {
       const addon = require(p) as NativeAddon;
       if (typeof addon.scanBuffer !== "function") throw new Error("not a ctscope addon (no scanBuffer export)");
+      // A build from older sources (not rebuilt after an update) would fail later, mid-analysis.
+      if (typeof addon.MergeTable?.prototype?.dimensions !== "function") {
+        throw new Error("built from older ctscope sources (no MergeTable.dimensions): rebuild it with `npm run build:native`");
+      }
       addon.setErrorClasses({ InputError });
       cached = { addon, path: p, tried };
       return cached;

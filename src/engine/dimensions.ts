@@ -456,7 +456,6 @@ function distinctIds(sums: Record<Dimension, Sums>): Float64Array {
   });
 }
 
-/** The tie ranks of Dimensions (native/dimensions.cc computes the same numbers). */
 /** The 16 bytes of each address, copied out of the keys. */
 function addressBytes(keys: Uint8Array, offsets: Float64Array): Uint8Array {
   const out = new Uint8Array(offsets.length * 16);
@@ -467,6 +466,7 @@ function addressBytes(keys: Uint8Array, offsets: Float64Array): Uint8Array {
   return out;
 }
 
+/** The tie ranks of Dimensions (native/dimensions.cc computes the same numbers). */
 function tieRanks(
   keys: Uint8Array,
   addrFamily: Uint8Array,

@@ -45,8 +45,6 @@ export class Merger {
    * backend: with its tableMerge (native) each chunk is summed in native memory as it arrives, and
    * handed over once when the table is first read; without it, into a TS table. buildSnapshot
    * uses its buildDimensions and topCandidates when it has them.
-   */
-  /**
    * releaseChunks: the chunks' keys and values belong to the merger, which frees them as soon as
    * they are summed (see releaseBuffers); the caller must not read them after add().
    */

@@ -18,10 +18,15 @@ export function ownedBuffer(a: ArrayBufferView): ArrayBuffer | null {
  * tables already summed into the merge: hundreds of MB on a big dump.
  */
 export function releaseBuffers(arrays: ArrayBufferView[]): void {
-  const buffers = arrays.map(ownedBuffer).filter((b) => b !== null);
+  const buffers = [...new Set(arrays.map(ownedBuffer).filter((b) => b !== null))];
   if (buffers.length === 0) return;
-  const { port1, port2 } = new MessageChannel();
-  port2.close();
-  port1.postMessage(null, buffers);
+  // Posted on a closed port, the message is serialised and dropped at once: the memory goes now,
+  // not on a later turn of the event loop (which a synchronous caller may not give).
+  const { port1 } = new MessageChannel();
   port1.close();
+  try {
+    port1.postMessage(null, buffers);
+  } catch {
+    // A buffer that cannot be transferred (newer Node versions throw): left to the collector.
+  }
 }
