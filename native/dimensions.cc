@@ -192,7 +192,7 @@ void DimensionBuilder::reserve(size_t classes, bool interners) {
   // Ids: about one address and one remote+service+state per class on a flood; fewer of the rest.
   addrFamily.reserve(classes);
   isLocal_.reserve(classes);
-  for (auto* a : {&addrOffset, &localCount, &addrRank, &rssRank}) a->reserve(classes);
+  for (auto* a : {&addrOffset_, &localCount, &addrRank, &rssRank}) a->reserve(classes);
   rssClass.reserve(classes);
   for (int d : {0, 1, 2, 5}) {
     sumCount[d].reserve(classes);
@@ -213,7 +213,7 @@ int32_t DimensionBuilder::internAddr(const uint8_t* keys, size_t off, int fam) {
   }
   if (id == fresh) {
     addrFamily.push_back(static_cast<uint8_t>(fam));
-    addrOffset.push_back(static_cast<double>(off));
+    addrOffset_.push_back(static_cast<double>(off));
     if (!inferred_) isLocal_.push_back(cidrMatch(cidrs_.data(), cidrs_.size(), fam, a) ? 1 : -1);
   }
   return static_cast<int32_t>(id);
@@ -427,10 +427,11 @@ void DimensionBuilder::finish(const uint8_t* keys, bool traffic, const std::func
   addrRank.extend(addresses - addrRank.size());
   addrBytes.extend(addresses * 16 - addrBytes.size());
   for (size_t a = 0; a < addresses; a++) {
-    const uint8_t* k = keys + static_cast<size_t>(addrOffset[a]);
+    const uint8_t* k = keys + static_cast<size_t>(addrOffset_[a]);
     std::memcpy(addrBytes.data() + a * 16, k, 16);
     addrRank[a] = addrRankOf(addrFamily[a], k);
   }
+  addrOffset_.reset();
   if (keysDone) keysDone();
   growIdArrays();
 

@@ -85,7 +85,7 @@ class DimensionBuilder {
   ColumnArray<uint8_t> addrFamily;
   /** 16 bytes per address (IPv4 in the first 4), made by finish(): the text needs no table keys. */
   ColumnArray<uint8_t> addrBytes;
-  ColumnArray<double> addrOffset, localCount, addrRank;
+  ColumnArray<double> localCount, addrRank;
   ColumnArray<int32_t> prefixAddr, serviceClass, rssClass;
   ColumnArray<double> prefixRank, serviceRank, rssRank;
   /** Per dimension (DIM_COUNT order); packets and bytes stay empty without traffic. */
@@ -112,6 +112,7 @@ class DimensionBuilder {
   size_t n_ = 0;
   size_t expected_ = 0;
   std::unique_ptr<Interners> in_;
+  ColumnArray<double> addrOffset_;    // per address: where its bytes are in the keys, until finish()
   ColumnArray<int8_t> isLocal_;       // per address: 1 local, -1 not (given CIDRs only)
   ColumnArray<uint8_t> anyLocal_;     // per class
   std::vector<double> freq_, peers_;  // per address (inferred only)

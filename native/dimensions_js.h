@@ -29,7 +29,6 @@ inline Napi::Object dimensionsObject(const Napi::Env& env, DimensionBuilder& t) 
   out.Set("bytes", handOver(env, t.bytes));
   out.Set("maxTimeout", handOver(env, t.maxTimeout));
   out.Set("addrFamily", handOver(env, t.addrFamily));
-  out.Set("addrOffset", handOver(env, t.addrOffset));
   out.Set("addrBytes", handOver(env, t.addrBytes));
   out.Set("localCount", handOver(env, t.localCount));
   out.Set("prefixAddr", handOver(env, t.prefixAddr));

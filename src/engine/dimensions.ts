@@ -87,8 +87,6 @@ export interface Dimensions {
   maxTimeout: Float64Array;
   // One entry per address id.
   addrFamily: Uint8Array;
-  /** Byte offset in the table's keys of one occurrence of the address. */
-  addrOffset: Float64Array;
   /** 16 bytes per address (IPv4 in the first 4): its text, prefix and order need no table keys. */
   addrBytes: Uint8Array;
   /** Entries where this address is the local side (0 when never). */
@@ -431,7 +429,6 @@ export function buildDimensions(t: MergedTable, local: LocalSpec, traffic: boole
     bytes: bytesCol,
     maxTimeout,
     addrFamily,
-    addrOffset,
     addrBytes: addressBytes(keys, addrOffset),
     localCount,
     prefixAddr: prefixAddr.done(),
