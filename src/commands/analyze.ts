@@ -17,6 +17,7 @@ import type { Snapshot } from "../engine/types.js";
 import { InputError, UsageError } from "../errors.js";
 import { hostAddresses } from "../live/host-addresses.js";
 import { parseInterval, runLive, SOURCE_CHOICES, type SourceChoice } from "../live/index.js";
+import { PROC_TABLE, probeSource } from "../live/sources.js";
 import { useColor } from "../report/color.js";
 import { renderDiagnosisText } from "../report/diagnosis-text.js";
 import { renderHuman } from "../report/human.js";
@@ -24,7 +25,8 @@ import { createProgress } from "../report/progress.js";
 import { renderProm, writeFileAtomic } from "../report/prom.js";
 import { renderCsv, renderJson, renderNdjson } from "../report/serialize.js";
 
-export const LIVE_TABLE = "/proc/net/nf_conntrack";
+/** This host's /proc table; CTSCOPE_PROC_TABLE points elsewhere (the tests use a missing file). */
+export const LIVE_TABLE = process.env.CTSCOPE_PROC_TABLE || PROC_TABLE;
 
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -74,7 +76,7 @@ export type ResolvedInputs = { inputs: string[]; live: boolean; netlink: boolean
  * ctnetlink dump that `conntrack -L` uses (kernels have built without the /proc file by default
  * since 2022). procTable: where the /proc table is (tests point it elsewhere).
  */
-export async function resolveInputs(inputs: string[], procTable = process.env.CTSCOPE_PROC_TABLE || LIVE_TABLE): Promise<ResolvedInputs> {
+export async function resolveInputs(inputs: string[], procTable = LIVE_TABLE): Promise<ResolvedInputs> {
   if (inputs.length > 0) return { inputs, live: false, netlink: false };
   let reason: string;
   try {
@@ -86,7 +88,6 @@ export async function resolveInputs(inputs: string[], procTable = process.env.CT
         ? "does not exist (no conntrack module, or CONFIG_NF_CONNTRACK_PROCFS off)"
         : "is not readable (run as root)";
   }
-  const { probeSource } = await import("../live/sources.js");
   const netlink = await probeSource("netlink");
   if (netlink.ok) return { inputs: [], live: true, netlink: true };
   throw new InputError(
@@ -224,14 +225,7 @@ export function registerAnalyze(program: Command): void {
     if (resolved.netlink) {
       const { scanSnapshot } = await import("../live/scan.js");
       const o = toAnalyzeOptions([], true, opts);
-      snapshot = await scanSnapshot({
-        ...o,
-        source: "netlink",
-        top: o.top ?? 10,
-        threads: o.threads ?? defaultThreads(),
-        local: o.local,
-        hostLocal: o.hostLocal,
-      });
+      snapshot = await scanSnapshot({ ...o, source: "netlink", top: o.top ?? 10, threads: o.threads ?? defaultThreads() });
     } else {
       const progress = await createProgress(process.stderr);
       try {

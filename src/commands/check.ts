@@ -65,7 +65,7 @@ async function scanNetlink(opts: Parameters<CheckDeps["scanNetlink"]>[0]): Promi
 const DEFAULT_DEPS: CheckDeps = {
   collectLive: collectLiveHostFacts,
   analyze,
-  liveTable: process.env.CTSCOPE_PROC_TABLE || LIVE_TABLE,
+  liveTable: LIVE_TABLE,
   scanNetlink,
 };
 

@@ -90,7 +90,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta, p
   }
   const d = prebuilt ?? m.dimensions(local, accounted);
   const classes = d.count.length;
-  const keys = d.addrBytes;
+  const addrBytes = d.addrBytes;
 
   const { addr, prefix: prefixText } = addressBook(d);
 
@@ -102,7 +102,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta, p
     const oa = a * 16;
     const ob = b * 16;
     for (let i = 0; i < len; i++) {
-      const x = keys[oa + i]! - keys[ob + i]!;
+      const x = addrBytes[oa + i]! - addrBytes[ob + i]!;
       if (x !== 0) return x;
     }
     return 0;
