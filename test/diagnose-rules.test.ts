@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { collectHostFactsFromTexts } from "../src/diagnose/hostfacts.js";
 import { type Anomaly, type Diagnosis, diagnose } from "../src/diagnose/index.js";
-import { medianWithout } from "../src/diagnose/rules-traffic.js";
 import { columnsFromClasses } from "../src/engine/flow-columns.js";
 import { buildSnapshot, ipv4, type Row, rows, toClass } from "./helpers/snapshot-builder.js";
 
@@ -130,13 +129,6 @@ describe("dominance helpers", () => {
     expect(byText.get("198.51.100.9")).toBe(4);
     expect(byText.get("10.0.0.1")).toBe(0);
   });
-
-  it("median without one element", () => {
-    const a = Float64Array.from([1, 2, 3, 10, 50]);
-    expect(medianWithout(a, 4)).toBe(2.5);
-    expect(medianWithout(a, 0)).toBe(6.5);
-    expect(medianWithout(Float64Array.from([7]), 0)).toBe(0);
-  });
 });
 
 describe("SYN floods and scans", () => {
@@ -194,6 +186,25 @@ describe("SYN floods and scans", () => {
     expect(a.severity).toBe("critical");
     expect(a.evidence).toMatchObject({ half_open: 2000, prefixes: "16+" });
     expect(ids(d).filter((i) => i.startsWith("syn-flood"))).toEqual(["syn-flood:tcp/443_on_10.0.0.1"]);
+  });
+
+  it("a busy service's usual half-open entries are no flood: they must be half its entries or ten times the threshold", () => {
+    // 300 half-open entries from 300 prefixes (over the threshold of 256) next to ESTABLISHED ones.
+    const halfOpen = rows(300, (i) => ({ src: ipv4(11, i * 256 + 7), dst: "10.0.0.1", dport: 443, state: "SYN_RECV", maxTimeout: 50 }));
+    const established = (n: number) =>
+      rows(n, (i) => ({
+        src: ipv4(60, i * 256 + 9),
+        dst: "10.0.0.1",
+        dport: 443,
+        state: "ESTABLISHED",
+        assured: true,
+        maxTimeout: 400000,
+      }));
+    const flood = (d: ReturnType<typeof diagnose>) => ids(d).filter((i) => i.startsWith("syn-flood"));
+    // 300 of 901 entries: less than half, so the service is just busy.
+    expect(flood(diagnose(buildSnapshot([...halfOpen, ...established(601)]), null))).toEqual([]);
+    // 300 of 600: half of them, a flood.
+    expect(flood(diagnose(buildSnapshot([...halfOpen, ...established(300)]), null))).toEqual(["syn-flood:tcp/443_on_10.0.0.1"]);
   });
 
   it("a port scan: one source touching 300 ports", () => {

@@ -30,6 +30,7 @@ export const NO_FLOWS: FlowColumns = {
   services: 0,
   remoteCount: new Float64Array(0),
   prefixCount: new Float64Array(0),
+  serviceCount: new Float64Array(0),
   addr: () => "",
   prefix: () => "",
 };

@@ -29,6 +29,7 @@ import {
   stateEntries,
   textBefore,
 } from "./context.js";
+import { CountOrder, medianWithout } from "./count-order.js";
 import { type Finding, found } from "./rules-table.js";
 import type { Recommendation, Severity } from "./types.js";
 
@@ -57,26 +58,6 @@ interface RemoteAgg {
   services: Map<string, ServiceAgg>;
 }
 
-/** Median of sorted values with the element at index `skip` left out. */
-export function medianWithout(sorted: Float64Array, skip: number): number {
-  const n = sorted.length - 1;
-  if (n <= 0) return 0;
-  const at = (k: number) => sorted[k < skip ? k : k + 1]!;
-  return n % 2 ? at(n >> 1) : (at(n / 2 - 1) + at(n / 2)) / 2;
-}
-
-/** Index of the last element equal to v in ascending values. */
-function lastIndexSorted(sorted: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! <= v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
-}
-
 export function dominantRemoteRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
   const f = ctx.flows;
@@ -94,9 +75,7 @@ export function dominantRemoteRule(ctx: RuleContext): Finding[] {
   if (candidates.length === 0) return [];
   candidates.sort((a, b) => b[1] - a[1] || textBefore(f.addr(a[0]), f.addr(b[0])));
   candidates.length = Math.min(candidates.length, 3);
-  const sortedCounts = new Float64Array(nRemotes);
-  for (let r = 0, k = 0; r < counts.length; r++) if (counts[r]! > 0) sortedCounts[k++] = counts[r]!;
-  sortedCounts.sort();
+  const order = new CountOrder(counts);
   // Details of the candidates only: a class is looked up by its remote id in a typed array.
   const details: RemoteAgg[] = candidates.map(([, n]) => ({
     count: n,
@@ -133,7 +112,7 @@ export function dominantRemoteRule(ctx: RuleContext): Finding[] {
     // Half-open or unreplied floods are the flood rules' subject.
     if ((r.halfOpen + r.udpUnreplied) * 2 >= r.count) continue;
     const others = nRemotes - 1;
-    const med = medianWithout(sortedCounts, lastIndexSorted(sortedCounts, r.count));
+    const med = medianWithout(order, order.lastIndexOf(r.count));
     const ratio = others > 0 ? r.count / Math.max(med, 1) : Number.POSITIVE_INFINITY;
     if (ratio < t.dominantRatio) continue;
     const [, top] = byCountDesc(r.services)[0]!;
@@ -205,7 +184,8 @@ interface SourceGroups {
   kept: Uint8Array;
 }
 
-function groupSources(ctx: RuleContext, keep: (i: number) => boolean): SourceGroups {
+/** groupSources over the classes kept (1 in kept, which becomes the groups' own). */
+function groupSources(ctx: RuleContext, kept: Uint8Array): SourceGroups {
   const f = ctx.flows;
   const g: SourceGroups = {
     prefixCount: new Float64Array(f.prefixes),
@@ -215,14 +195,13 @@ function groupSources(ctx: RuleContext, keep: (i: number) => boolean): SourceGro
     serviceClass: new Int32Array(f.services).fill(-1),
     servicePrefixes: new Uint8Array(f.services),
     serviceFamilies: new Uint8Array(f.services),
-    kept: new Uint8Array(f.n),
+    kept,
   };
   // Most services see one prefix: further ones go to a pair table (service, prefix).
   const firstPrefix = new Int32Array(f.services).fill(-1);
   const morePrefixes = new PairInterner();
   for (let i = 0; i < f.n; i++) {
-    if (!keep(i)) continue;
-    g.kept[i] = 1;
+    if (kept[i] === 0) continue;
     const count = f.count[i]!;
     const unrep = isUnreplied(f, i);
     const prefix = f.srcPrefix[i]!;
@@ -356,13 +335,11 @@ function distributedTargets(ctx: RuleContext, g: SourceGroups, reported: readonl
     if (isUnreplied(f, i)) r.unreplied += f.count[i]!;
     if (r.prefixes.size < DISTRIBUTED_PREFIXES) r.prefixes.add(prefix);
   }
-  // All entries (any state) of each service.
-  const totals = new Float64Array(f.services);
-  for (let i = 0; i < f.n; i++) totals[f.service[i]!]! += f.count[i]!;
   const out: Target[] = [];
   for (const [sid, r] of rest) {
     const i = g.serviceClass[sid]!;
-    const all = totals[sid]!;
+    // All entries (any state) of the service.
+    const all = f.serviceCount[sid]!;
     if (r.count < min || r.prefixes.size < DISTRIBUTED_PREFIXES) continue;
     if (r.count * 2 < all && r.count < 10 * min) continue;
     out.push({ i, count: r.count, unreplied: r.unreplied, prefixes: r.prefixes.size, families: familiesOf(g.serviceFamilies[sid]!) });
@@ -405,11 +382,16 @@ export function synFloodRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
   const f = ctx.flows;
   if (stateEntries(ctx.snapshot, ["tcp"], ["SYN_SENT", "SYN_RECV", "SYN_SENT2"]) < t.synFloodEntries) return [];
-  const keep = (i: number) => isHalfOpen(f, i) && isIncoming(f, i);
+  const kept = new Uint8Array(f.n);
   let totalHalf = 0;
-  for (let i = 0; i < f.n; i++) if (keep(i)) totalHalf += f.count[i]!;
+  for (let i = 0; i < f.n; i++) {
+    if (isHalfOpen(f, i) && isIncoming(f, i)) {
+      kept[i] = 1;
+      totalHalf += f.count[i]!;
+    }
+  }
   if (totalHalf < t.synFloodEntries) return [];
-  const g = groupSources(ctx, keep);
+  const g = groupSources(ctx, kept);
   const out: Finding[] = [];
   const sev = trafficSeverity(ctx);
   const sources = floodSources(f, g, t.synFloodEntries);
@@ -492,11 +474,13 @@ export function scanRule(ctx: RuleContext): Finding[] {
   const morePorts = new PairInterner();
   // A prefix with fewer entries than scanPorts cannot show that many ports (every class holds at
   // least one entry): its classes are skipped.
-  const entries = f.prefixCount;
+  // As bytes: read at random once per class, a table a eighth the size stays in cache.
+  const enough = new Uint8Array(f.prefixes);
+  for (let p = 0; p < f.prefixes; p++) enough[p] = f.prefixCount[p]! >= t.scanPorts ? 1 : 0;
   for (let i = 0; i < f.n; i++) {
     const port = f.dport[i]!;
     const prefix = f.srcPrefix[i]!;
-    if (port < 0 || entries[prefix]! < t.scanPorts || !isIncoming(f, i)) continue;
+    if (port < 0 || enough[prefix] === 0 || !isIncoming(f, i)) continue;
     prefixCount[prefix]! += f.count[i]!;
     // Most prefixes show one port: the pair table holds only the further ones.
     if (firstPort[prefix] === -1) {
@@ -568,11 +552,16 @@ export function udpFloodRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
   const f = ctx.flows;
   if (stateEntries(ctx.snapshot, ["udp", "udplite"], null, "unreplied") < t.udpFloodEntries) return [];
-  const keep = (i: number) => isUdpLike(f, i) && isUnreplied(f, i) && isIncoming(f, i);
+  const kept = new Uint8Array(f.n);
   let total = 0;
-  for (let i = 0; i < f.n; i++) if (keep(i)) total += f.count[i]!;
+  for (let i = 0; i < f.n; i++) {
+    if (isUdpLike(f, i) && isUnreplied(f, i) && isIncoming(f, i)) {
+      kept[i] = 1;
+      total += f.count[i]!;
+    }
+  }
   if (total < t.udpFloodEntries) return [];
-  const g = groupSources(ctx, keep);
+  const g = groupSources(ctx, kept);
   const out: Finding[] = [];
   const sev = trafficSeverity(ctx);
   const sources = floodSources(f, g, t.udpFloodEntries);
@@ -636,38 +625,47 @@ const STATELESS: Array<{ proto: number; name: string; port: number; label: strin
   { proto: 6, name: "tcp", port: 443, label: "HTTPS", web: true },
 ];
 
+/** Index into STATELESS of a protocol and destination port, -1 for none. */
+function statelessIndex(proto: number, port: number): number {
+  for (let s = 0; s < STATELESS.length; s++) if (STATELESS[s]!.proto === proto && STATELESS[s]!.port === port) return s;
+  return -1;
+}
+
 export function statelessRule(ctx: RuleContext): Finding[] {
   const t = ctx.t;
+  const f = ctx.flows;
+  // Two slots (server, client) per service, summed in typed arrays: a busy service has millions of classes.
+  const count = new Float64Array(STATELESS.length * 2);
+  const nat = new Float64Array(STATELESS.length * 2);
+  const familyBits = new Uint8Array(STATELESS.length * 2);
+  const firstSeen: number[] = [];
+  for (let i = 0; i < f.n; i++) {
+    const port = f.dport[i]!;
+    if (port !== 53 && port !== 123 && port !== 80 && port !== 443) continue;
+    const si = statelessIndex(f.proto[i]!, port);
+    if (si < 0) continue;
+    // The port is on the original destination: a local destination means this host serves it.
+    const slot = si * 2 + (isIncoming(f, i) ? 0 : 1);
+    if (familyBits[slot] === 0) firstSeen.push(slot);
+    const c = f.count[i]!;
+    count[slot]! += c;
+    if ((f.flags[i]! & F_NAT) !== 0) nat[slot]! += c;
+    familyBits[slot]! |= f.family[i] === 4 ? 1 : 2;
+  }
   const aggs = new Map<
     string,
     { count: number; nat: number; families: Set<4 | 6>; role: "server" | "client"; svc: (typeof STATELESS)[number] }
   >();
-  // Two slots (server, client) per service, keyed once per service rather than per class.
-  const slots: Array<
-    { count: number; nat: number; families: Set<4 | 6>; role: "server" | "client"; svc: (typeof STATELESS)[number] } | undefined
-  > = [];
-  const f = ctx.flows;
-  for (let i = 0; i < f.n; i++) {
-    const port = f.dport[i]!;
-    if (port !== 53 && port !== 123 && port !== 80 && port !== 443) continue;
-    const proto = f.proto[i]!;
-    const si = STATELESS.findIndex((s) => s.proto === proto && s.port === port);
-    if (si < 0) continue;
-    // The port is on the original destination: a local destination means this host serves it.
-    const server = isIncoming(f, i);
-    const slot = si * 2 + (server ? 0 : 1);
-    let a = slots[slot];
-    if (!a) {
-      const svc = STATELESS[si]!;
-      const role = server ? "server" : "client";
-      a = { count: 0, nat: 0, families: new Set(), role, svc };
-      slots[slot] = a;
-      aggs.set(`${svc.name}/${svc.port} ${role}`, a);
-    }
-    const count = f.count[i]!;
-    a.count += count;
-    if ((f.flags[i]! & F_NAT) !== 0) a.nat += count;
-    a.families.add(f.family[i]! as 4 | 6);
+  for (const slot of firstSeen) {
+    const svc = STATELESS[slot >> 1]!;
+    const role = slot % 2 === 0 ? "server" : "client";
+    aggs.set(`${svc.name}/${svc.port} ${role}`, {
+      count: count[slot]!,
+      nat: nat[slot]!,
+      families: familiesOf(familyBits[slot]!),
+      role,
+      svc,
+    });
   }
   const out: Finding[] = [];
   const natted = ctx.snapshot?.natted ?? 0;

@@ -53,6 +53,8 @@ export interface FlowColumns {
   readonly remoteCount: Float64Array;
   /** Entries per source prefix id (the src_prefix dimension's sums). */
   readonly prefixCount: Float64Array;
+  /** Entries per service id (the service dimension's sums). */
+  readonly serviceCount: Float64Array;
   /** Canonical text of an address id (cached). */
   addr(id: number): string;
   /** "a.b.c.0/24" or "x:y::/64" of a prefix id (cached). */
@@ -185,14 +187,17 @@ export function columnsFromClasses(classes: readonly FlowClass[]): FlowColumns {
   });
   const remoteCount = new Float64Array(addrText.length);
   const prefixCount = new Float64Array(prefixText.length);
+  const serviceCount = new Float64Array(serviceIds.size);
   for (let i = 0; i < cols.n; i++) {
     remoteCount[cols.remote[i]!]! += cols.count[i]!;
     prefixCount[cols.srcPrefix[i]!]! += cols.count[i]!;
+    serviceCount[cols.service[i]!]! += cols.count[i]!;
   }
   return {
     ...cols,
     remoteCount,
     prefixCount,
+    serviceCount,
     addresses: addrText.length,
     prefixes: prefixText.length,
     services: serviceIds.size,

@@ -236,6 +236,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta, p
     services: d.serviceClass.length,
     remoteCount: d.sums.remote.count,
     prefixCount: d.sums.src_prefix.count,
+    serviceCount: d.sums.service.count,
     addr,
     prefix: prefixText,
   };
