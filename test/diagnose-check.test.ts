@@ -5,8 +5,10 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { Command } from "@commander-js/extra-typings";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type CheckDeps, registerCheck, runCheck, withInputWarnings } from "../src/commands/check.js";
+import { type CheckDeps, formatCheck, registerCheck, runCheck } from "../src/commands/check.js";
 import { collectHostFactsFromTexts } from "../src/diagnose/hostfacts.js";
+import { diagnose } from "../src/diagnose/index.js";
+import { DEFAULT_THRESHOLDS } from "../src/diagnose/thresholds.js";
 import type { HostFacts } from "../src/diagnose/types.js";
 import { analyze } from "../src/engine/analyze.js";
 
@@ -26,20 +28,35 @@ function fakeLive(facts: HostFacts): CheckDeps {
   };
 }
 
-describe("withInputWarnings", () => {
-  it("an incomplete input turns OK and WARNING into UNKNOWN and keeps CRITICAL", () => {
-    const w = ["d.gz: the compressed data ends early; analysed the 10 bytes of whole lines before that point"];
-    expect(withInputWarnings({ code: 0, line: "CONNTRACK OK - 5 entries, no anomalies|entries=5;;;0;" }, w)).toEqual({
+describe("formatCheck with input warnings", () => {
+  const at = (count: number) =>
+    diagnose(
+      null,
+      collectHostFactsFromTexts({ sysctl: `net.netfilter.nf_conntrack_count = ${count}\nnet.netfilter.nf_conntrack_max = 100\n` }),
+    );
+  const w = ["d.gz: the compressed data ends early; analysed the 10 bytes of whole lines before that point"];
+
+  it("an incomplete input turns OK and WARNING into UNKNOWN and keeps CRITICAL, with the perfdata of what was read", () => {
+    const ok = formatCheck(at(10), DEFAULT_THRESHOLDS);
+    expect(ok.code).toBe(0);
+    const perf = ok.line.slice(ok.line.indexOf("|"));
+    expect(formatCheck(at(10), DEFAULT_THRESHOLDS, w)).toEqual({
       code: 3,
-      line: `CONNTRACK UNKNOWN - input incomplete: ${w[0]}; 5 entries, no anomalies|entries=5;;;0;`,
+      line: `CONNTRACK UNKNOWN - input incomplete: ${w[0]}; fill 10% (10/100), no anomalies${perf}`,
     });
-    expect(withInputWarnings({ code: 1, line: "CONNTRACK WARNING - fill 80%|fill=80%" }, w).code).toBe(3);
-    expect(withInputWarnings({ code: 2, line: "CONNTRACK CRITICAL - fill 99%|fill=99%" }, w)).toEqual({
-      code: 2,
-      line: `CONNTRACK CRITICAL - input incomplete: ${w[0]}; fill 99%|fill=99%`,
-    });
-    const same = { code: 0 as const, line: "CONNTRACK OK - x" };
-    expect(withInputWarnings(same, [])).toBe(same);
+    expect(formatCheck(at(80), DEFAULT_THRESHOLDS).code).toBe(1);
+    expect(formatCheck(at(80), DEFAULT_THRESHOLDS, w).code).toBe(3);
+    const critical = formatCheck(at(99), DEFAULT_THRESHOLDS, w);
+    expect(critical.code).toBe(2);
+    expect(critical.line).toMatch(
+      new RegExp(`^CONNTRACK CRITICAL - input incomplete: ${w[0]!.replace(/[.]/g, "\\.")}; fill 99% \\(99/100\\); critical: `),
+    );
+  });
+
+  it("a warning with the perfdata separator or a line break cannot break the status line", () => {
+    const r = formatCheck(at(10), DEFAULT_THRESHOLDS, ["a|b\nc"]);
+    expect(r.line.split("|")).toHaveLength(2);
+    expect(r.line).toContain("input incomplete: a b c; ");
   });
 });
 

@@ -13,6 +13,7 @@ import type { Snapshot } from "../engine/types.js";
 import { UsageError } from "../errors.js";
 import { analyze } from "../index.js";
 import { hostAddresses } from "../live/host-addresses.js";
+import { probeSource } from "../live/sources.js";
 import { camel, collect, LIVE_TABLE } from "./analyze.js";
 
 export type CheckCode = 0 | 1 | 2 | 3;
@@ -56,7 +57,6 @@ export interface CheckDeps {
 }
 
 async function scanNetlink(opts: Parameters<CheckDeps["scanNetlink"]>[0]): Promise<Snapshot | null> {
-  const { probeSource } = await import("../live/sources.js");
   if (!(await probeSource("netlink")).ok) return null;
   const { scanSnapshot } = await import("../live/scan.js");
   return scanSnapshot({ ...opts, source: "netlink", top: 10 });
@@ -139,21 +139,26 @@ function clean(s: string): string {
   return s.replace(/[|\r\n]+/g, " ");
 }
 
-/** Turn a diagnosis into the status line and exit code. */
-export function formatCheck(d: Diagnosis, t: Thresholds): CheckResult {
+/**
+ * Turn a diagnosis into the status line and exit code. warnings: the input was read only in part
+ * (compressed data that breaks off), so it cannot vouch for OK or WARNING: UNKNOWN, unless what
+ * was read is already CRITICAL; the first warning leads the summary.
+ */
+export function formatCheck(d: Diagnosis, t: Thresholds, warnings: readonly string[] = []): CheckResult {
   const h = d.health;
   if (h.count === null) {
     const why = h.notes[0] ?? "no entry count (conntrack not loaded?)";
     return { code: 3, line: `CONNTRACK UNKNOWN - ${clean(why)}` };
   }
   const worst = worstSeverity(d);
-  const code: CheckCode = worst === "critical" ? 2 : worst === "warning" ? 1 : 0;
-  let summary: string;
+  const severityCode: CheckCode = worst === "critical" ? 2 : worst === "warning" ? 1 : 0;
+  const code: CheckCode = warnings.length > 0 && severityCode !== 2 ? 3 : severityCode;
+  let summary = warnings.length > 0 ? `input incomplete: ${warnings[0]}; ` : "";
   if (h.fill !== null && h.max !== null) {
     const p = h.fill * 100;
     // Rounded down to 0.1 so the text never shows a threshold the table has not reached.
-    summary = `fill ${Number((Math.floor(p * 10) / 10).toFixed(1))}% (${h.count}/${h.max})`;
-  } else summary = `${h.count} entries (nf_conntrack_max unknown)`;
+    summary += `fill ${Number((Math.floor(p * 10) / 10).toFixed(1))}% (${h.count}/${h.max})`;
+  } else summary += `${h.count} entries (nf_conntrack_max unknown)`;
   const shown = d.anomalies.filter((a) => a.severity !== "info");
   if (shown.length === 0) summary += d.anomalies.length ? `, ${d.anomalies.length} info` : ", no anomalies";
   else {
@@ -161,20 +166,6 @@ export function formatCheck(d: Diagnosis, t: Thresholds): CheckResult {
     summary += `; ${titles.join("; ")}${shown.length > 3 ? ` (+${shown.length - 3} more)` : ""}`;
   }
   return { code, line: `CONNTRACK ${STATUS_NAMES[code]} - ${clean(summary)}|${perfdata(d, t)}` };
-}
-
-/**
- * An input read only in part (compressed data that breaks off) cannot vouch for OK or WARNING:
- * UNKNOWN, unless what was read is already CRITICAL. The first warning joins the summary.
- */
-export function withInputWarnings(r: CheckResult, warnings: string[]): CheckResult {
-  if (warnings.length === 0) return r;
-  const code: CheckCode = r.code === 2 ? 2 : 3;
-  const bar = r.line.indexOf("|");
-  const head = bar < 0 ? r.line : r.line.slice(0, bar);
-  const perf = bar < 0 ? "" : r.line.slice(bar);
-  const summary = head.replace(/^CONNTRACK [A-Z]+ - /, "");
-  return { code, line: `CONNTRACK ${STATUS_NAMES[code]} - input incomplete: ${clean(warnings[0]!)}; ${summary}${perf}` };
 }
 
 /** Run the check; never throws: errors become UNKNOWN. */
@@ -209,14 +200,12 @@ export async function runCheck(o: CheckOptions, deps: CheckDeps = DEFAULT_DEPS):
       }
     }
     const d = diagnose(snapshot, facts, overrides);
-    return withInputWarnings(formatCheck(d, t), snapshot?.warnings ?? []);
+    return formatCheck(d, t, snapshot?.warnings ?? []);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     return { code: 3, line: `CONNTRACK UNKNOWN - ${clean(msg.split("\n")[0] ?? msg)}` };
   }
 }
-
-/** kebab-case option name → the key commander stores it under. */
 
 /** Registers `ctscope check`. */
 export function registerCheck(program: Command): void {

@@ -1,6 +1,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { defaultThreads } from "../engine/analyze.js";
 import { backendInfo } from "../engine/backend.js";
+import { probeSource, SOURCE_LABELS, SOURCE_ORDER } from "../live/sources.js";
 import { VERSION } from "../version.js";
 
 /**
@@ -14,8 +15,6 @@ export function registerDoctor(program: Command): void {
     .option("--json", "machine-readable output")
     .action(async (opts) => {
       const info = backendInfo();
-      // Loaded here only: probing the live sources needs the live modules.
-      const { probeSource, SOURCE_ORDER, SOURCE_LABELS } = await import("../live/sources.js");
       const live = await Promise.all(SOURCE_ORDER.map((name) => probeSource(name)));
       if (opts.json) {
         const sources = live.map((p) => ({ name: p.name, ok: p.ok, ...(p.reason ? { reason: p.reason } : {}) }));
