@@ -13,10 +13,33 @@ namespace ctscope {
 
 namespace {
 
-/** Open-addressing map from a 64-bit key to a dense id (0, 1, 2, ... in first-seen order). */
-class Interner64 {
+/** An IPv6 address as an interner key. */
+struct Key128 {
+  uint64_t hi = 0;
+  uint64_t lo = 0;
+  bool operator==(const Key128& o) const { return hi == o.hi && lo == o.lo; }
+};
+
+inline size_t mix64(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return static_cast<size_t>(k);
+}
+
+inline size_t hashKey(uint64_t k) { return mix64(k); }
+inline size_t hashKey(const Key128& k) { return mix64(k.hi ^ (k.lo * 0x9e3779b97f4a7c15ULL)); }
+
+/**
+ * Open-addressing map from a key (64 bits, or an IPv6 address's 128) to a dense id (0, 1, 2, ...
+ * in first-seen order). A whole address is one key, so its slot can be prefetched like any other.
+ */
+template <typename Key>
+class Interner {
  public:
-  explicit Interner64(size_t expected) {
+  explicit Interner(size_t expected) {
     size_t cap = 1024;
     while (cap < expected * 2) cap <<= 1;
     slots_.assign(cap, Slot{});
@@ -26,11 +49,11 @@ class Interner64 {
   size_t size() const { return size_; }
 
   /** The id of key, a new one (== size() before the call) when it is new. */
-  uint32_t id(uint64_t key) { return id(key, static_cast<uint32_t>(size_)); }
+  uint32_t id(const Key& key) { return id(key, static_cast<uint32_t>(size_)); }
 
   /** The id stored for key; when it is new, fresh is stored and returned (ids from a shared space). */
-  uint32_t id(uint64_t key, uint32_t fresh) {
-    size_t s = hash(key) & mask_;
+  uint32_t id(const Key& key, uint32_t fresh) {
+    size_t s = hashKey(key) & mask_;
     for (;;) {
       Slot& slot = slots_[s];
       if (slot.id1 == 0) break;
@@ -43,22 +66,13 @@ class Interner64 {
     return fresh;
   }
 
-  void prefetch(uint64_t key) const { __builtin_prefetch(&slots_[hash(key) & mask_]); }
+  void prefetch(const Key& key) const { __builtin_prefetch(&slots_[hashKey(key) & mask_]); }
 
  private:
   struct Slot {
-    uint64_t key = 0;
+    Key key{};
     uint32_t id1 = 0;  // id + 1; 0 = empty
   };
-
-  static size_t hash(uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ULL;
-    k ^= k >> 33;
-    return static_cast<size_t>(k);
-  }
 
   void grow() {
     TableVector<Slot> old;
@@ -67,7 +81,7 @@ class Interner64 {
     mask_ = slots_.size() - 1;
     for (const Slot& o : old) {
       if (o.id1 == 0) continue;
-      size_t s = hash(o.key) & mask_;
+      size_t s = hashKey(o.key) & mask_;
       while (slots_[s].id1 != 0) s = (s + 1) & mask_;
       slots_[s] = o;
     }
@@ -78,6 +92,9 @@ class Interner64 {
   size_t size_ = 0;
 };
 
+using Interner64 = Interner<uint64_t>;
+using Interner128 = Interner<Key128>;
+
 inline uint64_t pairKey(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << 32) | b; }
 
 inline uint64_t load64(const uint8_t* p) {
@@ -85,6 +102,8 @@ inline uint64_t load64(const uint8_t* p) {
   std::memcpy(&v, p, 8);
   return v;
 }
+
+inline Key128 load128(const uint8_t* p) { return Key128{load64(p), load64(p + 8)}; }
 
 inline uint32_t load32(const uint8_t* p) {
   uint32_t v;
@@ -161,8 +180,9 @@ void sumDimension(const int32_t* id, const double* classCount, const double* cla
 }
 
 /** An interner made on first use, sized for the classes expected. */
-Interner64& lazy(std::unique_ptr<Interner64>& p, size_t expected) {
-  if (!p) p = std::make_unique<Interner64>(expected);
+template <typename I>
+I& lazy(std::unique_ptr<I>& p, size_t expected) {
+  if (!p) p = std::make_unique<I>(expected);
   return *p;
 }
 
@@ -174,8 +194,10 @@ Interner64& lazy(std::unique_ptr<Interner64>& p, size_t expected) {
 // over the whole table gives.
 
 struct DimensionBuilder::Interners {
-  // Addresses: IPv4 by the 32-bit word, IPv6 by both halves; one id space, first-seen order.
-  std::unique_ptr<Interner64> v4, v6hi, v6lo, v6, services, prefixes4, prefixes6, rss;
+  // Addresses: IPv4 by the 32-bit word, IPv6 whole; one id space, first-seen order.
+  std::unique_ptr<Interner64> v4;
+  std::unique_ptr<Interner128> v6;
+  std::unique_ptr<Interner64> services, prefixes4, prefixes6, rss;
 };
 
 DimensionBuilder::DimensionBuilder(const uint8_t* cidrs, size_t cidrLen, bool inferred)
@@ -207,9 +229,7 @@ int32_t DimensionBuilder::internAddr(const uint8_t* keys, size_t off, int fam) {
   if (fam == 4) {
     id = lazy(in_->v4, expected_ / 2).id(load32(a), fresh);
   } else {
-    const uint32_t hi = lazy(in_->v6hi, 16).id(load64(a));
-    const uint32_t lo = lazy(in_->v6lo, 16).id(load64(a + 8));
-    id = lazy(in_->v6, 16).id(pairKey(hi, lo), fresh);
+    id = lazy(in_->v6, expected_ / 16).id(load128(a), fresh);
   }
   if (id == fresh) {
     addrFamily.push_back(static_cast<uint8_t>(fam));
@@ -240,9 +260,16 @@ const char* DimensionBuilder::addClasses(const uint8_t* keys, size_t to, bool la
   lazy(in_->v4, expected_ / 2);
   for (size_t i = from; i < to; i++) {
     const size_t base = i * KEY_BYTES;
-    if (i + AHEAD < to && keys[base + AHEAD * KEY_BYTES + K_FAMILY] == 4) {
-      in_->v4->prefetch(load32(keys + base + AHEAD * KEY_BYTES + K_SRC));
-      in_->v4->prefetch(load32(keys + base + AHEAD * KEY_BYTES + K_DST));
+    if (i + AHEAD < to) {
+      const uint8_t* ahead = keys + base + AHEAD * KEY_BYTES;
+      if (ahead[K_FAMILY] == 4) {
+        in_->v4->prefetch(load32(ahead + K_SRC));
+        in_->v4->prefetch(load32(ahead + K_DST));
+      } else {
+        Interner128& v6 = lazy(in_->v6, expected_ / 16);
+        v6.prefetch(load128(ahead + K_SRC));
+        v6.prefetch(load128(ahead + K_DST));
+      }
     }
     const uint8_t* key = keys + base;
     const int fam = key[K_FAMILY];
@@ -258,8 +285,6 @@ const char* DimensionBuilder::addClasses(const uint8_t* keys, size_t to, bool la
   if (last) {
     // The biggest interner goes before the next passes make theirs.
     in_->v4.reset();
-    in_->v6hi.reset();
-    in_->v6lo.reset();
     in_->v6.reset();
   }
   // Inferring the local side needs the whole table: the rest waits for finish().
@@ -373,9 +398,16 @@ void DimensionBuilder::services(size_t from, size_t to) {
 
 void DimensionBuilder::prefixes(const uint8_t* keys, size_t from, size_t to) {
   Interner64& prefixes4 = lazy(in_->prefixes4, expected_ / 4);
-  Interner64& prefixes6 = lazy(in_->prefixes6, 16);
+  Interner64& prefixes6 = lazy(in_->prefixes6, expected_ / 16);
   for (size_t i = from; i < to; i++) {
-    if (i + AHEAD < to && family[i + AHEAD] == 4) prefixes4.prefetch(prefix4Key(keys + (i + AHEAD) * KEY_BYTES + K_SRC));
+    if (i + AHEAD < to) {
+      const uint8_t* ahead = keys + (i + AHEAD) * KEY_BYTES + K_SRC;
+      if (family[i + AHEAD] == 4) {
+        prefixes4.prefetch(prefix4Key(ahead));
+      } else {
+        prefixes6.prefetch(load64(ahead));
+      }
+    }
     const uint32_t fresh = static_cast<uint32_t>(prefixAddr.size());
     const uint8_t* a = keys + i * KEY_BYTES + K_SRC;
     const uint32_t pid = family[i] == 4 ? prefixes4.id(prefix4Key(a), fresh) : prefixes6.id(load64(a), fresh);

@@ -155,6 +155,24 @@ describe.skipIf(!addon)("native buildDimensions equals the TS one", () => {
     }
   });
 
+  it("tens of thousands of IPv6 addresses in one /64: every address its own id, as in TS", () => {
+    // Addresses that differ only in their low 64 bits meet in the same probe runs of the interners.
+    const lines: string[] = [];
+    for (let i = 0; i < 30000; i++) {
+      const lo = ((i * 2654435761) >>> 0).toString(16);
+      lines.push(udp(`2001:db8:1:2::${lo.slice(0, 4)}:${lo.slice(4) || "0"}`, "2001:db8::53", 1024 + (i % 50000), 53));
+    }
+    const t = tableOf(lines);
+    for (const local of [
+      { mode: "inferred", cidrs: [] },
+      { mode: "given", cidrs },
+    ] as LocalSpec[]) {
+      const a = native.buildDimensions!(t, local, false);
+      expect(a.addrFamily.length).toBe(t.size + 1);
+      expectSameDimensions(a, buildDimensions(t, local, false), `one /64, ${local.mode}`);
+    }
+  });
+
   it("rejects a table whose arrays are shorter than its size, before the addon sees it", () => {
     const t = tableOf(SMALL);
     expect(() => native.buildDimensions!({ ...t, size: t.size + 1000 }, { mode: "inferred", cidrs: [] }, false)).toThrow(RangeError);
@@ -169,18 +187,21 @@ describe.skipIf(!addon)("native buildDimensions equals the TS one", () => {
 });
 
 describe.each(BACKENDS)("the snapshot's flow columns (%s backend)", (backend) => {
-  it("carry entries per remote and per source prefix, as the classes add up", async () => {
+  it("carry entries per remote, source prefix and service, as the classes add up", async () => {
     const gen = new LineGen(seed + 7, { hosts: 40, ports: 6 });
     const s = await analyzeText(gen.lines(2000, 0).join("\n"), backend, {});
     const f = s.flows;
     const remote = new Float64Array(f.addresses);
     const prefix = new Float64Array(f.prefixes);
+    const service = new Float64Array(f.services);
     for (let i = 0; i < f.n; i++) {
       remote[f.remote[i]!]! += f.count[i]!;
       prefix[f.srcPrefix[i]!]! += f.count[i]!;
+      service[f.service[i]!]! += f.count[i]!;
     }
     expect(f.n).toBeGreaterThan(50);
     expect(Array.from(f.remoteCount)).toEqual(Array.from(remote));
     expect(Array.from(f.prefixCount)).toEqual(Array.from(prefix));
+    expect(Array.from(f.serviceCount)).toEqual(Array.from(service));
   });
 });
