@@ -220,24 +220,27 @@ export function dropsRule(ctx: RuleContext): Finding[] {
   return [found(draft, false, recs)];
 }
 
-/** ESTABLISHED entries idle at least `idle` seconds under timeout T: lower bound from classes and the histogram. */
-export function idleEstablished(ctx: RuleContext, T: number, idle: number): { entries: number; classes: number[] } {
+/**
+ * ESTABLISHED entries idle at least `idle` seconds under timeout T: lower bound from classes and
+ * the histogram. mark (per class, optional): set to 1 for the idle classes; a byte per class,
+ * since a leak can make millions of them.
+ */
+export function idleEstablished(ctx: RuleContext, T: number, idle: number, mark?: Uint8Array): number {
   const cutoff = T - idle;
-  if (cutoff <= 0) return { entries: 0, classes: [] };
+  if (cutoff <= 0) return 0;
   const f = ctx.flows;
-  const classes: number[] = [];
   let fromClasses = 0;
   const established = stateEntries(ctx.snapshot, ["tcp"], ["ESTABLISHED"]);
   for (let i = 0; established > 0 && i < f.n; i++) {
     const mt = f.maxTimeout[i]!;
     if (isEstablished(f, i) && mt >= 0 && mt < cutoff) {
-      classes.push(i);
+      if (mark) mark[i] = 1;
       fromClasses += f.count[i]!;
     }
   }
   let fromHist = 0;
   for (const b of ctx.snapshot?.established_timeouts ?? []) if (b.to !== null && b.to <= cutoff) fromHist += b.count;
-  return { entries: Math.max(fromClasses, fromHist), classes };
+  return Math.max(fromClasses, fromHist);
 }
 
 function idleSeverity(ctx: RuleContext, entries: number): Anomaly["severity"] {
@@ -249,17 +252,17 @@ export function longEstablishedRule(ctx: RuleContext): Finding[] {
   const target = ctx.t.establishedTimeoutTarget;
   if (est.seconds === null || est.seconds <= target) return [];
   const idle = idleEstablished(ctx, est.seconds, target);
-  if (idle.entries < ctx.t.minEntries) return [];
-  const share = ctx.total > 0 ? idle.entries / ctx.total : 0;
+  if (idle < ctx.t.minEntries) return [];
+  const share = ctx.total > 0 ? idle / ctx.total : 0;
   const draft: AnomalyDraft = {
     rule: "long-established-timeout",
-    severity: idleSeverity(ctx, idle.entries),
-    title: `Established timeout ${est.atLeast ? "≥ " : ""}${int(est.seconds)} s keeps ${int(idle.entries)} entries idle over ${int(target)} s (${pct(share)} of the table)`,
+    severity: idleSeverity(ctx, idle),
+    title: `Established timeout ${est.atLeast ? "≥ " : ""}${int(est.seconds)} s keeps ${int(idle)} entries idle over ${int(target)} s (${pct(share)} of the table)`,
     subject: "nf_conntrack_tcp_timeout_established",
     evidence: {
       established_timeout_s: est.seconds,
       source: est.source ?? "unknown",
-      idle_over_target: idle.entries,
+      idle_over_target: idle,
       idle_share_pct: r1(share * 100),
       target_s: target,
     },
@@ -270,7 +273,7 @@ export function longEstablishedRule(ctx: RuleContext): Finding[] {
     ? {
         id: "established-timeout",
         commands: cmds,
-        explanation: `Entries idle longer than ${int(target)} s (about ${int(idle.entries)} now) expire after the change; live connections are not affected (any packet refreshes the timeout). Applications that keep idle connections longer should use TCP keepalive.`,
+        explanation: `Entries idle longer than ${int(target)} s (about ${int(idle)} now) expire after the change; live connections are not affected (any packet refreshes the timeout). Applications that keep idle connections longer should use TCP keepalive.`,
       }
     : null;
   return [found(draft, false, [rec])];
@@ -283,28 +286,26 @@ export function orphanRule(ctx: RuleContext): Finding[] {
   const T = ctx.health.establishedTimeout.seconds;
   if (T === null) return [];
   const idleFor = ctx.t.orphanIdleSeconds;
-  const idle = idleEstablished(ctx, T, idleFor);
+  const f = ctx.flows;
+  // The classes of either kind below, for naming who holds them.
+  const inAny = new Uint8Array(f.n);
+  const idle = idleEstablished(ctx, T, idleFor, inAny);
   // With accounting on for every entry, ESTABLISHED classes that carried only the handshake (≤ 3 packets each) and are idle.
   let noTraffic = 0;
   const allAccounted = ctx.snapshot !== null && ctx.snapshot.entries > 0 && ctx.snapshot.accounted === ctx.snapshot.entries;
-  const f = ctx.flows;
-  const noTrafficClasses: number[] = [];
   if (allAccounted) {
     for (let i = 0; i < f.n; i++) {
       const mt = f.maxTimeout[i]!;
       if (isEstablished(f, i) && f.packets[i]! <= 3 * f.count[i]! && mt >= 0 && mt < T - 300) {
         noTraffic += f.count[i]!;
-        noTrafficClasses.push(i);
+        inAny[i] = 1;
       }
     }
   }
-  const entries = Math.max(idle.entries, noTraffic);
+  const entries = Math.max(idle, noTraffic);
   if (entries < ctx.t.minEntries) return [];
   // Who holds them: the remote + service with most idle entries. Grouped by ids (remote, protocol,
   // port, direction); text only for the groups tied for the most.
-  const inAny = new Uint8Array(f.n);
-  for (const i of idle.classes) inAny[i] = 1;
-  for (const i of noTrafficClasses) inAny[i] = 1;
   const groups = new PairInterner();
   const groupCount: number[] = [];
   const groupClass: number[] = [];
