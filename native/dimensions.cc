@@ -226,10 +226,11 @@ int32_t DimensionBuilder::internAddr(const uint8_t* keys, size_t off, int fam) {
   const uint8_t* a = keys + off;
   const uint32_t fresh = static_cast<uint32_t>(addrFamily.size());
   uint32_t id;
+  // addClasses made the interner of each family it saw.
   if (fam == 4) {
-    id = lazy(in_->v4, expected_ / 2).id(load32(a), fresh);
+    id = in_->v4->id(load32(a), fresh);
   } else {
-    id = lazy(in_->v6, expected_ / 16).id(load128(a), fresh);
+    id = in_->v6->id(load128(a), fresh);
   }
   if (id == fresh) {
     addrFamily.push_back(static_cast<uint8_t>(fam));
@@ -243,11 +244,15 @@ const char* DimensionBuilder::addClasses(const uint8_t* keys, size_t to, bool la
   const size_t from = n_;
   if (to <= from) return nullptr;
   // Keys come from the scanners; this only guards the array indexing below.
+  size_t v6 = 0;
   for (size_t i = from; i < to; i++) {
     const uint8_t* key = keys + i * KEY_BYTES;
     if ((key[K_FAMILY] != 4 && key[K_FAMILY] != 6) || key[K_STATE] >= STATE_SLOTS) return "keys hold an unknown family or state";
+    v6 += key[K_FAMILY] == 6 ? 1 : 0;
   }
   const size_t k = to - from;
+  v4Classes_ += k - v6;
+  v6Classes_ += v6;
   for (auto* a : {&family, &proto, &state, &flags, &anyLocal_}) a->extend(k);
   for (auto* a : {&dport, &src, &dst, &remote, &local, &service, &srcPrefix, &rss}) a->extend(k);
   // Filled by setValues(); paged in now, while the table is still growing. A caller may have
@@ -256,8 +261,10 @@ const char* DimensionBuilder::addClasses(const uint8_t* keys, size_t to, bool la
     if (a->size() < to) a->extend(to - a->size());
   }
 
-  // The plain columns and the addresses.
-  lazy(in_->v4, expected_ / 2);
+  // The plain columns and the addresses. A family's interner exists only once it has classes:
+  // sized for about one address per two classes on a finished table, grown on a growing one.
+  if (k > v6) lazy(in_->v4, sized(v4Classes_, 2));
+  if (v6 > 0) lazy(in_->v6, sized(v6Classes_, 2));
   for (size_t i = from; i < to; i++) {
     const size_t base = i * KEY_BYTES;
     if (i + AHEAD < to) {
@@ -266,9 +273,8 @@ const char* DimensionBuilder::addClasses(const uint8_t* keys, size_t to, bool la
         in_->v4->prefetch(load32(ahead + K_SRC));
         in_->v4->prefetch(load32(ahead + K_DST));
       } else {
-        Interner128& v6 = lazy(in_->v6, expected_ / 16);
-        v6.prefetch(load128(ahead + K_SRC));
-        v6.prefetch(load128(ahead + K_DST));
+        in_->v6->prefetch(load128(ahead + K_SRC));
+        in_->v6->prefetch(load128(ahead + K_DST));
       }
     }
     const uint8_t* key = keys + base;
@@ -397,20 +403,23 @@ void DimensionBuilder::services(size_t from, size_t to) {
 }
 
 void DimensionBuilder::prefixes(const uint8_t* keys, size_t from, size_t to) {
-  Interner64& prefixes4 = lazy(in_->prefixes4, expected_ / 4);
-  Interner64& prefixes6 = lazy(in_->prefixes6, expected_ / 16);
+  // As for the addresses: only the families seen, fewer prefixes than addresses.
+  if (v4Classes_ > 0) lazy(in_->prefixes4, sized(v4Classes_, 4));
+  if (v6Classes_ > 0) lazy(in_->prefixes6, sized(v6Classes_, 4));
+  Interner64* prefixes4 = in_->prefixes4.get();
+  Interner64* prefixes6 = in_->prefixes6.get();
   for (size_t i = from; i < to; i++) {
     if (i + AHEAD < to) {
       const uint8_t* ahead = keys + (i + AHEAD) * KEY_BYTES + K_SRC;
       if (family[i + AHEAD] == 4) {
-        prefixes4.prefetch(prefix4Key(ahead));
+        prefixes4->prefetch(prefix4Key(ahead));
       } else {
-        prefixes6.prefetch(load64(ahead));
+        prefixes6->prefetch(load64(ahead));
       }
     }
     const uint32_t fresh = static_cast<uint32_t>(prefixAddr.size());
     const uint8_t* a = keys + i * KEY_BYTES + K_SRC;
-    const uint32_t pid = family[i] == 4 ? prefixes4.id(prefix4Key(a), fresh) : prefixes6.id(load64(a), fresh);
+    const uint32_t pid = family[i] == 4 ? prefixes4->id(prefix4Key(a), fresh) : prefixes6->id(load64(a), fresh);
     if (pid == fresh) prefixAddr.push_back(src[i]);
     srcPrefix[i] = static_cast<int32_t>(pid);
   }

@@ -111,6 +111,9 @@ class DimensionBuilder {
   bool inferred_;
   size_t n_ = 0;
   size_t expected_ = 0;
+  size_t v4Classes_ = 0, v6Classes_ = 0;  // classes of each family so far
+  /** An interner's size for a finished table (classes of its kind / div), or 0 (grown) for a growing one. */
+  size_t sized(size_t classes, size_t div) const { return expected_ > 0 ? classes / div : 0; }
   std::unique_ptr<Interners> in_;
   ColumnArray<double> addrOffset_;    // per address: where its bytes are in the keys, until finish()
   ColumnArray<int8_t> isLocal_;       // per address: 1 local, -1 not (given CIDRs only)

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 
 #include <cstdint>
@@ -16,17 +18,21 @@
 namespace ctscope {
 
 /**
- * Commits the whole pages of [p, p + bytes) in one call, where the kernel can (Linux 5.14+), for
- * memory about to be written from end to end. Touching fresh pages one at a time costs a page
- * fault each, which in a virtual machine is about as much as clearing the page; without support
- * (or memory) this does nothing and the writes fault the pages in as before.
+ * Commits the whole pages of [p, p + bytes) in one call (Linux 5.14+), for memory about to be
+ * written from end to end: touching fresh pages one at a time costs a page fault each, which in a
+ * virtual machine is about as much as clearing the page. Only a hint: where the kernel refuses
+ * (no support, no memory), the writes that follow fault the pages in one by one, and commit what
+ * they would have committed anyway.
  */
 inline void populate(void* p, size_t bytes) {
 #ifdef MADV_POPULATE_WRITE
-  constexpr uintptr_t page = 4096;
+  if (bytes < (size_t{1} << 20)) return;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const uintptr_t from = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
   const uintptr_t to = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(page - 1);
-  if (to >= from + (uintptr_t{1} << 20)) madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE);
+  const int saved = errno;
+  if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE);
+  errno = saved;
 #else
   (void)p;
   (void)bytes;
@@ -35,7 +41,8 @@ inline void populate(void* p, size_t bytes) {
 
 /**
  * Allocator for the table's arrays: big ones are mapped directly and marked for transparent huge
- * pages, so random probes into a table of millions of classes do not pay a TLB miss each.
+ * pages, so random probes into a table of millions of classes do not pay a TLB miss each. Big ones
+ * are also committed whole at once: for vectors that are filled whole (assign), as hash slots are.
  */
 template <typename T>
 struct TableAllocator {
@@ -54,7 +61,6 @@ struct TableAllocator {
 #ifdef MADV_HUGEPAGE
     madvise(p, bytes, MADV_HUGEPAGE);
 #endif
-    // The vector writes every element at once (assign): commit the pages in one call.
     populate(p, bytes);
     return static_cast<T*>(p);
   }
@@ -78,6 +84,7 @@ struct TableAllocator {
   }
 };
 
+/** For arrays filled whole at once (assign): a big one is committed whole when allocated. */
 template <typename T>
 using TableVector = std::vector<T, TableAllocator<T>>;
 
@@ -89,6 +96,9 @@ using TableVector = std::vector<T, TableAllocator<T>>;
  * huge: big mappings use transparent huge pages, for arrays probed at random (a flow table's
  * entries). Arrays written in order are better off without: each huge page is cleared whole
  * when first touched, and the last one of each array stays resident whole.
+ *
+ * Nothing may be written at or past size(): the mapping there is still the kernel's zero fill,
+ * which is what lets extend() hand out zeroed elements without clearing them.
  */
 template <typename T, bool huge = true>
 class MappedArray {
@@ -140,8 +150,7 @@ class MappedArray {
       reserve(c);
     }
     T* p = data_ + size_;
-    // Past size_ the mapping was never written, so it is still zero: no memset, just the pages
-    // committed in one call when the caller will write all of them.
+    // Still zero (see the class comment); the caller is about to write them all.
     populate(p, k * sizeof(T));
     size_ += k;
     return p;

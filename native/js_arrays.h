@@ -83,7 +83,7 @@ Napi::Value guardedMethod(T* self, const Napi::CallbackInfo& info) {
 inline void setTable(Napi::Object& out, const FlowTable& table) {
   const Napi::Env env = out.Env();
   const size_t n = table.size();
-  // Big arrays are fresh zeroed pages from the runtime's allocator: commit them in one call
+  // Big arrays are usually fresh pages from the runtime's allocator: commit them in one call
   // before the copy writes them end to end, rather than a page fault per page.
   Napi::Uint8Array keys = Napi::Uint8Array::New(env, n * KEY_BYTES);
   populate(keys.Data(), keys.ByteLength());

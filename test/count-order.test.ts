@@ -36,13 +36,31 @@ describe("CountOrder", () => {
     expect(o.lastIndexOf(0)).toBe(-1);
   });
 
-  it("falls back to sorting for fractions and for counts past the histogram", () => {
+  it("sorts everything when some counts are not whole, and counts past the histogram apart", () => {
     const fractions = new CountOrder(Float64Array.from([2.5, 0, 1, 2.5]));
     expect([0, 1, 2].map((k) => fractions.at(k))).toEqual([1, 2.5, 2.5]);
     expect(fractions.lastIndexOf(2.5)).toBe(2);
     const big = new CountOrder(Float64Array.from([HISTOGRAM_MAX + 1, 4, 4]));
     expect([0, 1, 2].map((k) => big.at(k))).toEqual([4, 4, HISTOGRAM_MAX + 1]);
     expect(big.lastIndexOf(4)).toBe(1);
+  });
+
+  it("keeps counts past the histogram in order after it", () => {
+    const o = new CountOrder(Float64Array.from([1, HISTOGRAM_MAX + 5, 2, 0, 3, HISTOGRAM_MAX + 1, HISTOGRAM_MAX]));
+    expect(o.length).toBe(6);
+    expect([0, 1, 2, 3, 4, 5].map((k) => o.at(k))).toEqual([1, 2, 3, HISTOGRAM_MAX, HISTOGRAM_MAX + 1, HISTOGRAM_MAX + 5]);
+    expect(o.lastIndexOf(10)).toBe(2);
+    expect(o.lastIndexOf(HISTOGRAM_MAX)).toBe(3);
+    expect(o.lastIndexOf(HISTOGRAM_MAX + 1)).toBe(4);
+    expect(o.lastIndexOf(HISTOGRAM_MAX + 3)).toBe(4);
+    expect(o.lastIndexOf(HISTOGRAM_MAX * 4)).toBe(5);
+    const onlyBig = new CountOrder(Float64Array.from([HISTOGRAM_MAX + 2, HISTOGRAM_MAX + 1]));
+    expect([onlyBig.at(0), onlyBig.at(1), onlyBig.lastIndexOf(5), onlyBig.lastIndexOf(HISTOGRAM_MAX + 1)]).toEqual([
+      HISTOGRAM_MAX + 1,
+      HISTOGRAM_MAX + 2,
+      -1,
+      0,
+    ]);
   });
 
   it("is empty when nothing is kept", () => {

@@ -53,6 +53,12 @@ describe("formatCheck with input warnings", () => {
     );
   });
 
+  it("leads an UNKNOWN without a count too", () => {
+    expect(formatCheck(diagnose(null, null), DEFAULT_THRESHOLDS, w).line).toBe(
+      `CONNTRACK UNKNOWN - input incomplete: ${w[0]}; no entry count (conntrack not loaded?)`,
+    );
+  });
+
   it("a warning with the perfdata separator or a line break cannot break the status line", () => {
     const r = formatCheck(at(10), DEFAULT_THRESHOLDS, ["a|b\nc"]);
     expect(r.line.split("|")).toHaveLength(2);

@@ -159,8 +159,8 @@ describe.skipIf(!addon)("native buildDimensions equals the TS one", () => {
     // Addresses that differ only in their low 64 bits meet in the same probe runs of the interners.
     const lines: string[] = [];
     for (let i = 0; i < 30000; i++) {
-      const lo = ((i * 2654435761) >>> 0).toString(16);
-      lines.push(udp(`2001:db8:1:2::${lo.slice(0, 4)}:${lo.slice(4) || "0"}`, "2001:db8::53", 1024 + (i % 50000), 53));
+      const lo = ((i * 2654435761) >>> 0).toString(16).padStart(8, "0");
+      lines.push(udp(`2001:db8:1:2::${lo.slice(0, 4)}:${lo.slice(4)}`, "2001:db8::53", 1024 + (i % 50000), 53));
     }
     const t = tableOf(lines);
     for (const local of [

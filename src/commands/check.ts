@@ -146,14 +146,15 @@ function clean(s: string): string {
  */
 export function formatCheck(d: Diagnosis, t: Thresholds, warnings: readonly string[] = []): CheckResult {
   const h = d.health;
+  const incomplete = warnings.length > 0 ? `input incomplete: ${warnings[0]}; ` : "";
   if (h.count === null) {
     const why = h.notes[0] ?? "no entry count (conntrack not loaded?)";
-    return { code: 3, line: `CONNTRACK UNKNOWN - ${clean(why)}` };
+    return { code: 3, line: `CONNTRACK UNKNOWN - ${clean(incomplete + why)}` };
   }
   const worst = worstSeverity(d);
   const severityCode: CheckCode = worst === "critical" ? 2 : worst === "warning" ? 1 : 0;
-  const code: CheckCode = warnings.length > 0 && severityCode !== 2 ? 3 : severityCode;
-  let summary = warnings.length > 0 ? `input incomplete: ${warnings[0]}; ` : "";
+  const code: CheckCode = incomplete && severityCode !== 2 ? 3 : severityCode;
+  let summary = incomplete;
   if (h.fill !== null && h.max !== null) {
     const p = h.fill * 100;
     // Rounded down to 0.1 so the text never shows a threshold the table has not reached.

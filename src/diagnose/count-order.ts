@@ -1,11 +1,11 @@
 /**
- * Order statistics of entry counts (the k-th smallest, the rank of a value) without sorting them:
- * a table can hold millions of remotes, and sorting their counts for a median cost more than the
- * rest of the rule. Counts are whole numbers, mostly small: a cumulative histogram answers both
- * questions with one binary search.
+ * Order statistics of entry counts (the k-th smallest, the position of a value) without sorting
+ * them all: a table can hold millions of remotes, and a sort of their counts would cost more than
+ * the rest of the rule. Counts are whole numbers, nearly all small: a cumulative histogram answers
+ * for those with one binary search, and the few counts too big for it are sorted on their own.
  */
 
-/** Largest count the histogram covers (4 MiB of bins); beyond it, or for fractions, a sorted copy. */
+/** Largest count the histogram covers (4 MiB of bins); bigger counts go to the sorted overflow. */
 export const HISTOGRAM_MAX = 1 << 20;
 
 /** Ascending order of some values, read by position: a sorted array, or a CountOrder. */
@@ -17,47 +17,59 @@ export interface Ordered {
 
 export class CountOrder implements Ordered {
   readonly length: number;
-  /** cum[v]: how many values are <= v (histogram mode). */
-  private readonly cum: Uint32Array | null;
-  /** The values, ascending (fallback mode). */
-  private readonly sorted: Float64Array | null;
+  /** cum[v]: how many values are <= v, for v up to the largest value the histogram holds. */
+  private readonly cum: Uint32Array;
+  /** The values the histogram does not hold, ascending: above HISTOGRAM_MAX, or all of them when some are not whole. */
+  private readonly sorted: Float64Array;
 
   /** The values of `values` that pass `keep` (default: positive ones). */
   constructor(values: ArrayLike<number>, keep: (v: number) => boolean = (v) => v > 0) {
     let n = 0;
-    let max = 0;
+    let maxSmall = -1;
+    let big = 0;
     let whole = true;
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
       if (!keep(v)) continue;
       n++;
-      if (v > max) max = v;
       if (!Number.isInteger(v) || v < 0) whole = false;
+      else if (v > HISTOGRAM_MAX) big++;
+      else if (v > maxSmall) maxSmall = v;
     }
     this.length = n;
-    if (whole && max <= HISTOGRAM_MAX) {
-      const cum = new Uint32Array(max + 1);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i]!;
-        if (keep(v)) cum[v]!++;
-      }
-      for (let v = 1; v <= max; v++) cum[v]! += cum[v - 1]!;
-      this.cum = cum;
-      this.sorted = null;
-    } else {
-      const sorted = new Float64Array(n);
-      for (let i = 0, k = 0; i < values.length; i++) if (keep(values[i]!)) sorted[k++] = values[i]!;
-      sorted.sort();
-      this.cum = null;
-      this.sorted = sorted;
+    if (!whole) {
+      // Fractions or negative values: a plain sort of everything.
+      this.cum = new Uint32Array(0);
+      this.sorted = this.collect(values, keep, n, () => true);
+      return;
     }
+    const cum = new Uint32Array(maxSmall + 1);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (keep(v) && v <= HISTOGRAM_MAX) cum[v]!++;
+    }
+    for (let v = 1; v <= maxSmall; v++) cum[v]! += cum[v - 1]!;
+    this.cum = cum;
+    this.sorted = this.collect(values, keep, big, (v) => v > HISTOGRAM_MAX);
+  }
+
+  private collect(values: ArrayLike<number>, keep: (v: number) => boolean, n: number, take: (v: number) => boolean): Float64Array {
+    const out = new Float64Array(n);
+    for (let i = 0, k = 0; i < values.length; i++) if (keep(values[i]!) && take(values[i]!)) out[k++] = values[i]!;
+    return out.sort();
+  }
+
+  /** Values in the histogram. */
+  private get small(): number {
+    return this.cum.length > 0 ? this.cum[this.cum.length - 1]! : 0;
   }
 
   at(k: number): number | undefined {
     if (!Number.isInteger(k) || k < 0 || k >= this.length) return undefined;
-    if (this.sorted) return this.sorted[k];
+    const small = this.small;
+    if (k >= small) return this.sorted[k - small];
     // The smallest v with more than k values <= v.
-    const cum = this.cum!;
+    const cum = this.cum;
     let lo = 0;
     let hi = cum.length - 1;
     while (lo < hi) {
@@ -70,11 +82,10 @@ export class CountOrder implements Ordered {
 
   /** Position of the last value equal to v (or, when v is absent, of the last one below it; -1 if none). */
   lastIndexOf(v: number): number {
-    if (this.cum) {
-      if (v < 0) return -1;
-      return (v >= this.cum.length ? this.length : this.cum[Math.floor(v)]!) - 1;
-    }
-    const sorted = this.sorted!;
+    const cum = this.cum;
+    if (cum.length > 0 && v < cum.length) return v < 0 ? -1 : cum[Math.floor(v)]! - 1;
+    // Past the histogram: its values, then those of the sorted rest up to v.
+    const sorted = this.sorted;
     let lo = 0;
     let hi = sorted.length;
     while (lo < hi) {
@@ -82,7 +93,7 @@ export class CountOrder implements Ordered {
       if (sorted[mid]! <= v) lo = mid + 1;
       else hi = mid;
     }
-    return lo - 1;
+    return this.small + lo - 1;
   }
 }
 

@@ -474,7 +474,7 @@ export function scanRule(ctx: RuleContext): Finding[] {
   const morePorts = new PairInterner();
   // A prefix with fewer entries than scanPorts cannot show that many ports (every class holds at
   // least one entry): its classes are skipped.
-  // As bytes: read at random once per class, a table a eighth the size stays in cache.
+  // As bytes: read at random once per class, a table an eighth the size stays in cache.
   const enough = new Uint8Array(f.prefixes);
   for (let p = 0; p < f.prefixes; p++) enough[p] = f.prefixCount[p]! >= t.scanPorts ? 1 : 0;
   for (let i = 0; i < f.n; i++) {
