@@ -3,6 +3,9 @@
  * as `ctscope: ...` without a stack trace, the JSON schema, CSV and NDJSON, colour only on a TTY
  * (or FORCE_COLOR) and never with NO_COLOR, --top, and `doctor`.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { DIMENSIONS } from "../src/engine/types.js";
 import { fixture } from "./helpers/analyze-text.js";
@@ -27,6 +30,23 @@ function expectCleanError(stderr: string, message: RegExp): void {
   expect(stderr).not.toMatch(/^\s+at /m);
   expect(stderr).not.toMatch(/Error:|internal error/);
 }
+
+describe("counts in the report", () => {
+  it("a one-entry dump says 1 entry and 1 line, not 1 entries", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ctscope-cli-"));
+    const one = join(dir, "one.txt");
+    writeFileSync(one, `${readFileSync(PROC, "latin1").split("\n")[0]}\n`);
+    try {
+      const r = runCli(["analyze", one]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^ctscope 1 entry from /);
+      expect(r.stdout).toContain("Input: 1 line, 1 entry, 0 malformed");
+      expect(r.stdout).toMatch(/^ {2}Table +1 entry \(from the analyzed table\); nf_conntrack_max unknown/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("exit codes and messages", () => {
   it("0: a report on stdout, nothing on stderr", () => {

@@ -1,6 +1,6 @@
 /** Integers with thousands separators, as the en-US locale writes them, without loading ICU data. */
 import { describe, expect, it } from "vitest";
-import { fmtInt } from "../src/report/text-table.js";
+import { fmtCount, fmtInt } from "../src/report/text-table.js";
 
 describe("fmtInt", () => {
   it("groups digits by three with commas, rounding first", () => {
@@ -24,5 +24,14 @@ describe("fmtInt", () => {
         expect(fmtInt(n), String(n)).toBe(Math.round(n).toLocaleString("en-US"));
       }
     }
+  });
+});
+
+describe("fmtCount", () => {
+  it("says one entry, and otherwise entries, with separators", () => {
+    expect(fmtCount(1, "entry", "entries")).toBe("1 entry");
+    expect(fmtCount(0, "entry", "entries")).toBe("0 entries");
+    expect(fmtCount(1234, "line")).toBe("1,234 lines");
+    expect(fmtCount(1, "DESTROY event")).toBe("1 DESTROY event");
   });
 });

@@ -4,7 +4,7 @@
  */
 import { createColors } from "picocolors";
 import type { Anomaly, Diagnosis, Health, Severity } from "../diagnose/types.js";
-import { fmtInt } from "./text-table.js";
+import { fmtCount, fmtInt } from "./text-table.js";
 
 export interface DiagnosisTextOptions {
   color: boolean;
@@ -55,7 +55,7 @@ function healthLines(h: Health): Array<[string, string]> {
       const eff = h.effectiveFill !== null && h.unreplied ? `; ${pct(h.effectiveFill)} without ${int(h.unreplied)} unreplied` : "";
       rows.push(["Table", `${int(h.count)} of ${int(h.max)} entries (${pct(h.fill)} full${eff})${src}`]);
     } else {
-      rows.push(["Table", `${int(h.count)} entries${src}; nf_conntrack_max unknown (pass --sysctl, or run on the host)`]);
+      rows.push(["Table", `${fmtCount(h.count, "entry", "entries")}${src}; nf_conntrack_max unknown (pass --sysctl, or run on the host)`]);
     }
   } else {
     rows.push(["Table", "entry count unknown"]);

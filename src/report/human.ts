@@ -2,7 +2,7 @@
 import { createColors } from "picocolors";
 import type { Dimension, HistBucket, Snapshot, TopRow } from "../engine/types.js";
 import { escapeControl, formatEndpoint } from "./address.js";
-import { fmtBytes, fmtInt, fmtPct, fmtSeconds, renderTable } from "./text-table.js";
+import { fmtBytes, fmtCount, fmtInt, fmtPct, fmtSeconds, renderTable } from "./text-table.js";
 
 export interface HumanOptions {
   color: boolean;
@@ -31,14 +31,14 @@ export function renderHuman(s: Snapshot, opts: HumanOptions): string {
   const h = (t: string) => c.bold(t);
   const src = s.sources.length === 1 ? s.sources[0]! : `${s.sources.length} inputs`;
   out.push(
-    `${c.bold("ctscope")} ${fmtInt(s.entries)} entries from ${src} (${fmtBytes(s.bytes)}, ${s.backend} backend, ${(s.elapsed_ms / 1000).toFixed(2)} s)`,
+    `${c.bold("ctscope")} ${fmtCount(s.entries, "entry", "entries")} from ${src} (${fmtBytes(s.bytes)}, ${s.backend} backend, ${(s.elapsed_ms / 1000).toFixed(2)} s)`,
   );
-  const parts = [`${fmtInt(s.lines)} lines`, `${fmtInt(s.entries)} entries`];
+  const parts = [fmtCount(s.lines, "line"), fmtCount(s.entries, "entry", "entries")];
   parts.push(s.malformed > 0 ? c.yellow(`${fmtInt(s.malformed)} malformed`) : "0 malformed");
   if (s.blank) parts.push(`${fmtInt(s.blank)} blank`);
   if (s.ignored) parts.push(`${fmtInt(s.ignored)} ignored (trailers, XML wrapper)`);
-  if (s.destroyed) parts.push(`${fmtInt(s.destroyed)} DESTROY events (not live)`);
-  if (s.events) parts.push(`${fmtInt(s.events)} NEW/UPDATE events`);
+  if (s.destroyed) parts.push(`${fmtCount(s.destroyed, "DESTROY event")} (not live)`);
+  if (s.events) parts.push(fmtCount(s.events, "NEW/UPDATE event"));
   if (s.filtered) parts.push(`${fmtInt(s.filtered)} filtered out`);
   out.push(`Input: ${parts.join(", ")}`);
   for (const w of s.warnings) out.push(`${c.yellow("Warning:")} ${escapeControl(w)}`);

@@ -53,6 +53,11 @@ export function fmtInt(n: number): string {
   return r < 0 ? `-${out}` : out;
 }
 
+/** A count and its noun: "1 entry", "2 entries" (plural defaults to singular + "s"). */
+export function fmtCount(n: number, singular: string, plural = `${singular}s`): string {
+  return `${fmtInt(n)} ${n === 1 ? singular : plural}`;
+}
+
 export function fmtPct(x: number, digits = 1): string {
   return `${(x * 100).toFixed(digits)}%`;
 }
