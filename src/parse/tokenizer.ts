@@ -159,19 +159,14 @@ function parseNum(b: Uint8Array, s: number, e: number): number {
  * IPv6 accepts the expanded /proc form and the compressed form, with an optional dotted tail.
  */
 export function parseAddress(b: Uint8Array, s: number, e: number, out: Uint8Array, o: number): number {
-  let colon = false;
-  for (let i = s; i < e; i++) {
-    if (b[i] === 58) {
-      colon = true;
-      break;
-    }
-  }
-  if (!colon) {
-    if (parseV4(b, s, e, out, o) !== 4) return 0;
+  // Text with a colon is IPv6, any other IPv4. A valid IPv4 address holds only digits and dots,
+  // so trying it first costs an IPv6 address a few bytes and spares IPv4 a scan for the colon.
+  if (parseV4(b, s, e, out, o) === 4) {
     for (let i = 4; i < 16; i++) out[o + i] = 0;
     return 4;
   }
-  return parseV6(b, s, e, out, o);
+  for (let i = s; i < e; i++) if (b[i] === 58) return parseV6(b, s, e, out, o);
+  return 0;
 }
 
 function parseV4(b: Uint8Array, s: number, e: number, out: Uint8Array, o: number): number {
@@ -197,16 +192,20 @@ function parseV4(b: Uint8Array, s: number, e: number, out: Uint8Array, o: number
   return p === e ? 4 : 0;
 }
 
+/** The groups of the IPv6 address being parsed, before and after "::", and a dotted tail: no allocation per address. */
+const V6_HEAD = new Uint16Array(8);
+const V6_TAIL = new Uint16Array(8);
+const V6_DOTTED = new Uint8Array(4);
+
 function parseV6(b: Uint8Array, s: number, e: number, out: Uint8Array, o: number): number {
-  // Groups before and after "::" are collected separately, then placed.
-  const head: number[] = [];
-  const tail: number[] = [];
-  let cur = head;
+  // Groups before and after "::" are collected separately, then placed. More than 8 groups can
+  // never be valid, so the collection stops there.
+  let nHead = 0;
+  let nTail = 0;
   let gap = false;
   let p = s;
   if (p + 1 < e && b[p] === 58 && b[p + 1] === 58) {
     gap = true;
-    cur = tail;
     p += 2;
     if (p === e) {
       out.fill(0, o, o + 16);
@@ -224,29 +223,33 @@ function parseV6(b: Uint8Array, s: number, e: number, out: Uint8Array, o: number
       q++;
     }
     if (dot) {
-      if (q !== e) return 0;
-      const tmp = new Uint8Array(4);
-      if (parseV4(b, p, e, tmp, 0) !== 4) return 0;
-      cur.push((tmp[0]! << 8) | tmp[1]!, (tmp[2]! << 8) | tmp[3]!);
+      if (q !== e || nHead + nTail + 2 > 8) return 0;
+      if (parseV4(b, p, e, V6_DOTTED, 0) !== 4) return 0;
+      const g = gap ? V6_TAIL : V6_HEAD;
+      const at = gap ? nTail : nHead;
+      g[at] = (V6_DOTTED[0]! << 8) | V6_DOTTED[1]!;
+      g[at + 1] = (V6_DOTTED[2]! << 8) | V6_DOTTED[3]!;
+      if (gap) nTail += 2;
+      else nHead += 2;
       p = e;
       break;
     }
     const n = q - p;
-    if (n < 1 || n > 4) return 0;
+    if (n < 1 || n > 4 || nHead + nTail >= 8) return 0;
     let v = 0;
     for (let i = p; i < q; i++) {
       const h = hexVal(b[i]!);
       if (h < 0) return 0;
       v = (v << 4) | h;
     }
-    cur.push(v);
+    if (gap) V6_TAIL[nTail++] = v;
+    else V6_HEAD[nHead++] = v;
     p = q;
     if (p === e) break;
     // p is at ':'
     if (p + 1 < e && b[p + 1] === 58) {
       if (gap) return 0;
       gap = true;
-      cur = tail;
       p += 2;
       if (p === e) break;
     } else {
@@ -254,17 +257,17 @@ function parseV6(b: Uint8Array, s: number, e: number, out: Uint8Array, o: number
       if (p === e) return 0;
     }
   }
-  const groups = head.length + tail.length;
+  const groups = nHead + nTail;
   if (gap ? groups > 7 : groups !== 8) return 0;
   for (let i = 0; i < 16; i++) out[o + i] = 0;
-  for (let i = 0; i < head.length; i++) {
-    out[o + 2 * i] = head[i]! >> 8;
-    out[o + 2 * i + 1] = head[i]! & 255;
+  for (let i = 0; i < nHead; i++) {
+    out[o + 2 * i] = V6_HEAD[i]! >> 8;
+    out[o + 2 * i + 1] = V6_HEAD[i]! & 255;
   }
-  const t0 = 8 - tail.length;
-  for (let i = 0; i < tail.length; i++) {
-    out[o + 2 * (t0 + i)] = tail[i]! >> 8;
-    out[o + 2 * (t0 + i) + 1] = tail[i]! & 255;
+  const t0 = 8 - nTail;
+  for (let i = 0; i < nTail; i++) {
+    out[o + 2 * (t0 + i)] = V6_TAIL[i]! >> 8;
+    out[o + 2 * (t0 + i) + 1] = V6_TAIL[i]! & 255;
   }
   return 6;
 }
