@@ -215,11 +215,21 @@ function parseV6(b: Uint8Array, s: number, e: number, out: Uint8Array, o: number
     return 0;
   }
   for (;;) {
-    // A dotted IPv4 tail ends the address.
+    // One pass to the next ':' reads the group as hex; a dot makes it a dotted IPv4 tail instead,
+    // which ends the address.
     let q = p;
     let dot = false;
-    while (q < e && b[q] !== 58) {
-      if (b[q] === 46) dot = true;
+    let bad = false;
+    let v = 0;
+    while (q < e) {
+      const c = b[q]!;
+      if (c === 58) break;
+      if (c === 46) dot = true;
+      else {
+        const h = hexVal(c);
+        if (h < 0) bad = true;
+        v = (v << 4) | h;
+      }
       q++;
     }
     if (dot) {
@@ -235,13 +245,7 @@ function parseV6(b: Uint8Array, s: number, e: number, out: Uint8Array, o: number
       break;
     }
     const n = q - p;
-    if (n < 1 || n > 4 || nHead + nTail >= 8) return 0;
-    let v = 0;
-    for (let i = p; i < q; i++) {
-      const h = hexVal(b[i]!);
-      if (h < 0) return 0;
-      v = (v << 4) | h;
-    }
+    if (n < 1 || n > 4 || bad || nHead + nTail >= 8) return 0;
     if (gap) V6_TAIL[nTail++] = v;
     else V6_HEAD[nHead++] = v;
     p = q;
