@@ -170,9 +170,8 @@ type Sums = { count: number; unreplied: number };
  * typed arrays over the snapshot's prefix and service ids: a spoofed flood brings millions of both.
  */
 interface SourceGroups {
-  /** Per prefix id. */
-  prefixCount: Float64Array;
-  prefixUnreplied: Float64Array;
+  /** Per prefix id p: entries at 2p, unreplied entries at 2p + 1 (one cache line for both). */
+  prefixSums: Float64Array;
   /** Per service id: entries, unreplied entries, a kept class (-1: none kept), distinct prefixes
    * (counted up to DISTRIBUTED_PREFIXES), families (bit 1 IPv4, bit 2 IPv6). */
   serviceCount: Float64Array;
@@ -188,8 +187,7 @@ interface SourceGroups {
 function groupSources(ctx: RuleContext, kept: Uint8Array): SourceGroups {
   const f = ctx.flows;
   const g: SourceGroups = {
-    prefixCount: new Float64Array(f.prefixes),
-    prefixUnreplied: new Float64Array(f.prefixes),
+    prefixSums: new Float64Array(f.prefixes * 2),
     serviceCount: new Float64Array(f.services),
     serviceUnreplied: new Float64Array(f.services),
     serviceClass: new Int32Array(f.services).fill(-1),
@@ -205,8 +203,8 @@ function groupSources(ctx: RuleContext, kept: Uint8Array): SourceGroups {
     const count = f.count[i]!;
     const unrep = isUnreplied(f, i);
     const prefix = f.srcPrefix[i]!;
-    g.prefixCount[prefix]! += count;
-    if (unrep) g.prefixUnreplied[prefix]! += count;
+    g.prefixSums[prefix * 2]! += count;
+    if (unrep) g.prefixSums[prefix * 2 + 1]! += count;
     const sid = f.service[i]!;
     if (g.serviceClass[sid] === -1) g.serviceClass[sid] = i;
     g.serviceCount[sid]! += count;
@@ -260,17 +258,20 @@ interface FloodSource {
 /** Sources (or /24, /64 prefixes when no single source dominates theirs) holding at least `min` entries. */
 function floodSources(f: FlowColumns, g: SourceGroups, min: number): FloodSource[] {
   const passing: Array<[number, Sums]> = [];
-  for (let p = 0; p < g.prefixCount.length; p++) {
-    if (g.prefixCount[p]! >= min) passing.push([p, { count: g.prefixCount[p]!, unreplied: g.prefixUnreplied[p]! }]);
+  for (let p = 0; p < f.prefixes; p++) {
+    const count = g.prefixSums[p * 2]!;
+    if (count >= min) passing.push([p, { count, unreplied: g.prefixSums[p * 2 + 1]! }]);
   }
   const candidates = topAtLeast(passing, min, MAX_SUBJECTS, (p) => f.prefix(p));
   if (candidates.length === 0) return [];
-  // Second pass, only over the reported prefixes: per-source counts.
+  // Second pass, only over the reported prefixes: per-source counts. The prefix test is a byte
+  // per prefix id: a flood keeps a million classes, few of them in a reported prefix.
   const srcs = new Map<number, Map<number, Sums>>(candidates.map(([p]) => [p, new Map()]));
+  const reported = new Uint8Array(f.prefixes);
+  for (const [p] of candidates) reported[p] = 1;
   for (let i = 0; i < f.n; i++) {
-    if (g.kept[i] === 0) continue;
-    const m = srcs.get(f.srcPrefix[i]!);
-    if (!m) continue;
+    if (g.kept[i] === 0 || reported[f.srcPrefix[i]!] === 0) continue;
+    const m = srcs.get(f.srcPrefix[i]!)!;
     const src = f.src[i]!;
     let e = m.get(src);
     if (!e) {
@@ -317,15 +318,22 @@ function distributedTargets(ctx: RuleContext, g: SourceGroups, reported: readonl
     }
   }
   if (candidates.size === 0) return [];
-  const srcs = new Set(reported.filter((r) => r.addr >= 0).map((r) => r.addr));
-  const prefixes = new Set(reported.filter((r) => r.addr < 0).map((r) => r.prefix));
+  // Byte masks per id rather than Sets: this pass tests every kept class of a flood.
+  const isCandidate = new Uint8Array(f.services);
+  for (const sid of candidates) isCandidate[sid] = 1;
+  const reportedSrc = new Uint8Array(f.addresses);
+  const reportedPrefix = new Uint8Array(f.prefixes);
+  for (const r of reported) {
+    if (r.addr >= 0) reportedSrc[r.addr] = 1;
+    else reportedPrefix[r.prefix] = 1;
+  }
   const rest = new Map<number, Sums & { prefixes: Set<number> }>();
   for (let i = 0; i < f.n; i++) {
     if (g.kept[i] === 0) continue;
     const sid = f.service[i]!;
-    if (!candidates.has(sid)) continue;
+    if (isCandidate[sid] === 0) continue;
     const prefix = f.srcPrefix[i]!;
-    if (srcs.has(f.src[i]!) || prefixes.has(prefix)) continue;
+    if (reportedSrc[f.src[i]!] === 1 || reportedPrefix[prefix] === 1) continue;
     let r = rest.get(sid);
     if (!r) {
       r = { count: 0, unreplied: 0, prefixes: new Set() };
