@@ -150,7 +150,8 @@ class MappedArray {
       reserve(c);
     }
     T* p = data_ + size_;
-    // Still zero (see the class comment); the caller is about to write them all.
+    // Still zero (see the class comment). Committed in one call rather than a fault per page:
+    // what the builders extend they go on to fill, or (sparse sums) to write all over.
     populate(p, k * sizeof(T));
     size_ += k;
     return p;
