@@ -205,6 +205,12 @@ DimensionBuilder::DimensionBuilder(const uint8_t* cidrs, size_t cidrLen, bool in
 
 DimensionBuilder::~DimensionBuilder() = default;
 
+std::vector<double> DimensionBuilder::initialStateCounts() {
+  std::vector<double> v(256 * STATE_SLOTS * STATE_COUNT_FIELDS);
+  for (size_t i = SC_MAX_TIMEOUT; i < v.size(); i += STATE_COUNT_FIELDS) v[i] = -1;
+  return v;
+}
+
 void DimensionBuilder::reserve(size_t classes, bool interners) {
   if (n_ != 0) return;
   if (interners) expected_ = classes;
@@ -516,6 +522,7 @@ void DimensionBuilder::finish(const uint8_t* keys, bool traffic, const std::func
       sc[3] += c;
       totals[T_OFFLOADED] += c;
     }
+    if (maxTimeout[i] > sc[SC_MAX_TIMEOUT]) sc[SC_MAX_TIMEOUT] = maxTimeout[i];
     if ((fl & F_NAT) != 0) totals[T_NATTED] += c;
     totals[family[i] == 4 ? T_IPV4 : T_IPV6] += c;
     protoCounts[pr] += c;

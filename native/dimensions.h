@@ -15,7 +15,8 @@ namespace ctscope {
 
 /** Slots per protocol in stateCounts, fields per slot, and the totals: as in dimensions.ts. */
 constexpr int STATE_SLOTS = 32;
-constexpr int STATE_COUNT_FIELDS = 4;
+constexpr int STATE_COUNT_FIELDS = 5;
+constexpr int SC_MAX_TIMEOUT = 4;  // the largest remaining timeout of the slot's classes, -1 for none
 constexpr int TOTAL_FIELDS = 6;
 constexpr int T_IPV4 = 0;
 constexpr int T_IPV6 = 1;
@@ -92,7 +93,7 @@ class DimensionBuilder {
   ColumnArray<double> sumCount[DIM_COUNT], sumUnreplied[DIM_COUNT], sumPackets[DIM_COUNT], sumBytes[DIM_COUNT];
   /** Ids with entries, per dimension. */
   double distinct[DIM_COUNT] = {};
-  std::vector<double> stateCounts = std::vector<double>(256 * STATE_SLOTS * STATE_COUNT_FIELDS);
+  std::vector<double> stateCounts = initialStateCounts();
   std::vector<double> protoCounts = std::vector<double>(256);
   double totals[TOTAL_FIELDS] = {};
 
@@ -104,6 +105,8 @@ class DimensionBuilder {
   void services(size_t from, size_t to);
   void prefixes(const uint8_t* keys, size_t from, size_t to);
   void remoteServiceStates(size_t from, size_t to);
+  /** Zero counts, and -1 (no timeout seen) for every slot's largest timeout. */
+  static std::vector<double> initialStateCounts();
   /** The per-id sums and ranks as long as the ids so far (zeros). */
   void growIdArrays();
 

@@ -20,9 +20,10 @@ namespace ctscope {
 /**
  * Commits the whole pages of [p, p + bytes) in one call (Linux 5.14+), for memory about to be
  * written from end to end: touching fresh pages one at a time costs a page fault each, which in a
- * virtual machine is about as much as clearing the page. Only a hint: where the kernel refuses
- * (no support, no memory), the writes that follow fault the pages in one by one, and commit what
- * they would have committed anyway.
+ * virtual machine costs many times the write itself (one call measured a quarter to a third
+ * cheaper per page than the faults). Only a hint: where the kernel refuses (no support, no
+ * memory), the writes that follow fault the pages in one by one, and commit what they would have
+ * committed anyway.
  */
 inline void populate(void* p, size_t bytes) {
 #ifdef MADV_POPULATE_WRITE

@@ -252,7 +252,7 @@ int parseV4(const uint8_t* s, const uint8_t* e, uint8_t* out) {
 
 int parseV6(const uint8_t* s, const uint8_t* e, uint8_t* out) {
   // Groups before and after "::" are collected separately, then placed. More than 8 groups can
-  // never be valid, so collection stops there (TS keeps collecting and fails at the end).
+  // never be valid, so collection stops there (as in TS).
   uint16_t groups[2][8];
   int n[2] = {0, 0};
   int cur = 0;
@@ -270,8 +270,8 @@ int parseV6(const uint8_t* s, const uint8_t* e, uint8_t* out) {
     return 0;
   }
   for (;;) {
-    // One group. TS first finds the next ':' and whether a '.' comes before it; reading hex digits
-    // and looking at the byte that stops them decides the same cases in one pass.
+    // One group. TS reads up to the next ':' noting any '.' and non-hex byte; reading hex digits
+    // and looking at the byte that stops them decides the same cases.
     const uint8_t* q = p;
     unsigned v = 0;
     int h;
@@ -422,7 +422,7 @@ int parseAddress(const uint8_t* s, const uint8_t* e, const uint8_t* hi, uint8_t*
     return 4;
   }
   if (parseV6Expanded(s, e, hi, out) == 6) return 6;
-  // TS looks for ':' first; a text that parses as IPv4 has none, so trying IPv4 first is the same.
+  // IPv4 first, as in TS: a text that parses as IPv4 has no ':', so it is never IPv6.
   if (parseV4(s, e, out) == 4) {
     std::memset(out + 4, 0, 12);
     return 4;

@@ -57,6 +57,10 @@ describe("exit codes and messages", () => {
     expect(r.stdout).toContain("Input: 12 lines, 12 entries, 0 malformed");
     // The two offloaded entries carry no timeout: their own histogram row.
     expect(r.stdout).toMatch(/^ {2}no timeout +2 +16\.7% +\S/m);
+    // Each state row with its largest remaining timeout; none for the offloaded TCP entry.
+    expect(r.stdout).toMatch(/^ +PROTO +STATE +COUNT +SHARE +UNREPLIED +ASSURED +OFFLOAD +MAX TIMEOUT$/m);
+    expect(r.stdout).toMatch(/^ +tcp +ESTABLISHED +4 +33\.3% +0 +4 +0 +431,999 s$/m);
+    expect(r.stdout).toMatch(/^ +tcp +- +1 +8\.3% +0 +0 +1 +-$/m);
     // Remote, service and state in their own columns, under their own headers.
     expect(r.stdout).toMatch(/^ +# {2}REMOTE +SERVICE +STATE +COUNT +SHARE +UNREPLIED +PACKETS +BYTES$/m);
     expect(r.stdout).toMatch(/^ +1 {2}10\.0\.0\.2 +tcp 10\.0\.0\.1:22 +ESTABLISHED +2 +16\.7% +0 +22 +6\.1 kB$/m);
@@ -209,7 +213,15 @@ describe.each(BACKENDS)("output formats (%s backend)", (backend) => {
     });
     expect((doc.timeouts as unknown[]).length).toBe(14);
     expect((doc.timeouts as Array<{ from: number; to: number | null }>)[13]).toMatchObject({ from: 432001, to: null });
-    expect((doc.by_state as unknown[])[0]).toEqual({ proto: "tcp", state: "ESTABLISHED", count: 4, unreplied: 0, assured: 4, offload: 0 });
+    expect((doc.by_state as unknown[])[0]).toEqual({
+      proto: "tcp",
+      state: "ESTABLISHED",
+      count: 4,
+      unreplied: 0,
+      assured: 4,
+      offload: 0,
+      max_timeout: 431999,
+    });
     expect(json(["--format", "json", PROC]).top).toEqual(doc.top);
   });
 

@@ -53,6 +53,11 @@ describe("formatCheck with input warnings", () => {
     );
   });
 
+  it("says 1 entry in the singular", () => {
+    const one = diagnose(null, collectHostFactsFromTexts({ sysctl: "net.netfilter.nf_conntrack_count = 1\n" }));
+    expect(formatCheck(one, DEFAULT_THRESHOLDS).line).toMatch(/^CONNTRACK OK - 1 entry \(nf_conntrack_max unknown\), no anomalies\|/);
+  });
+
   it("leads an UNKNOWN without a count too", () => {
     expect(formatCheck(diagnose(null, null), DEFAULT_THRESHOLDS, w).line).toBe(
       `CONNTRACK UNKNOWN - input incomplete: ${w[0]}; no entry count (conntrack not loaded?)`,

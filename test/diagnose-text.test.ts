@@ -24,6 +24,21 @@ function fieldDiagnosis() {
 }
 
 describe("renderDiagnosisText", () => {
+  it("says one message, one line, one entry in the singular", () => {
+    const one = collectHostFactsFromTexts({
+      sysctl: "net.netfilter.nf_conntrack_count = 1\nnet.netfilter.nf_conntrack_max = 100\n",
+      kernelLog: "[ 10.0] nf_conntrack: table full, dropping packet\n",
+    });
+    const text = renderDiagnosisText(diagnose(null, one), { color: false });
+    expect(text).toContain('  Kernel log  1 "table full" message, ');
+    const quiet = collectHostFactsFromTexts({ kernelLog: "[ 10.0] eth0: link up\n" });
+    expect(renderDiagnosisText(diagnose(null, quiet), { color: false })).toContain('no "table full" messages in 1 line');
+    const single = renderDiagnosisText(diagnose(buildSnapshot([{ src: "10.0.0.5", dst: "192.0.2.1", dport: 443 }]), null), {
+      color: false,
+    });
+    expect(single).toMatch(/^ {2}Table {7}1 entry \(from the analyzed table\)/m);
+  });
+
   it("has the three sections, the numbers, and the exact commands on their own lines", () => {
     const d = fieldDiagnosis();
     const text = renderDiagnosisText(d, { color: false });

@@ -49,7 +49,27 @@ describe.each(BACKENDS)("formats (%s backend)", (backend) => {
       "icmpv6 -": 1,
       "tcp TIME_WAIT": 1,
     });
-    expect(s.by_state[0]).toEqual({ proto: "tcp", state: "ESTABLISHED", count: 4, unreplied: 0, assured: 4, offload: 0 });
+    expect(s.by_state[0]).toEqual({
+      proto: "tcp",
+      state: "ESTABLISHED",
+      count: 4,
+      unreplied: 0,
+      assured: 4,
+      offload: 0,
+      max_timeout: 431999,
+    });
+    // The largest remaining timeout per state row: none at all for the offloaded TCP entry.
+    const maxTimeouts = Object.fromEntries(s.by_state.map((r) => [`${r.proto} ${r.state ?? "-"}`, r.max_timeout]));
+    expect(maxTimeouts).toEqual({
+      "tcp ESTABLISHED": 431999,
+      "udp -": 25,
+      "gre -": 17999,
+      "icmp -": 29,
+      "icmpv6 -": 29,
+      "tcp -": null,
+      "tcp SYN_SENT": 117,
+      "tcp TIME_WAIT": 0,
+    });
     const offloadRows = s.by_state.filter((r) => r.offload > 0).map((r) => `${r.proto} ${r.state ?? "-"} ${r.offload}`);
     expect(offloadRows.sort()).toEqual(["tcp - 1", "udp - 1"]);
     expect(s.by_family).toEqual([

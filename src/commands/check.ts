@@ -159,7 +159,7 @@ export function formatCheck(d: Diagnosis, t: Thresholds, warnings: readonly stri
     const p = h.fill * 100;
     // Rounded down to 0.1 so the text never shows a threshold the table has not reached.
     summary += `fill ${Number((Math.floor(p * 10) / 10).toFixed(1))}% (${h.count}/${h.max})`;
-  } else summary += `${h.count} entries (nf_conntrack_max unknown)`;
+  } else summary += `${h.count} ${h.count === 1 ? "entry" : "entries"} (nf_conntrack_max unknown)`;
   const shown = d.anomalies.filter((a) => a.severity !== "info");
   if (shown.length === 0) summary += d.anomalies.length ? `, ${d.anomalies.length} info` : ", no anomalies";
   else {

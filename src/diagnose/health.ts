@@ -3,8 +3,6 @@
  * host facts and the analyzed table. Nothing here judges; the rules do.
  */
 import type { Snapshot } from "../engine/types.js";
-import { P_TCP, S_CLOSE_WAIT } from "../parse/layout.js";
-import { isEstablished, stateEntries } from "./context.js";
 import type { Thresholds } from "./thresholds.js";
 import type { Health, HostFacts } from "./types.js";
 
@@ -126,15 +124,13 @@ export function computeHealth(snapshot: Snapshot | null, facts: HostFacts | null
   };
 }
 
+/** The largest remaining timeout of the TCP entries in this state (from the state rows), null when none carried one. */
+function stateMaxTimeout(snapshot: Snapshot | null, state: string): number | null {
+  return snapshot?.by_state.find((r) => r.proto === "tcp" && r.state === state)?.max_timeout ?? null;
+}
+
 function establishedTimeout(snapshot: Snapshot | null, facts: HostFacts | null): Health["establishedTimeout"] {
-  let observedMax: number | null = null;
-  // The class pass only when the state rows show ESTABLISHED entries.
-  if (snapshot && stateEntries(snapshot, ["tcp"], ["ESTABLISHED"]) > 0) {
-    const f = snapshot.flows;
-    for (let i = 0; i < f.n; i++) {
-      if (isEstablished(f, i) && f.maxTimeout[i]! >= 0) observedMax = Math.max(observedMax ?? 0, f.maxTimeout[i]!);
-    }
-  }
+  let observedMax = stateMaxTimeout(snapshot, "ESTABLISHED");
   if (snapshot) {
     // The histogram proves a lower bound even when classes are not available.
     for (const b of snapshot.established_timeouts) {
@@ -171,11 +167,7 @@ function closeWaitTimeout(snapshot: Snapshot | null, facts: HostFacts | null): H
   if (sysctl !== undefined) {
     return { seconds: sysctl, source: "sysctl", atLeast: false, kubeProxy: sysctl === KUBE_PROXY_CLOSE_WAIT_TIMEOUT };
   }
-  let observed = -1;
-  const f = stateEntries(snapshot, ["tcp"], ["CLOSE_WAIT"]) > 0 ? snapshot?.flows : undefined;
-  for (let i = 0; f && i < f.n; i++) {
-    if (f.proto[i] === P_TCP && f.state[i] === S_CLOSE_WAIT) observed = Math.max(observed, f.maxTimeout[i]!);
-  }
+  const observed = stateMaxTimeout(snapshot, "CLOSE_WAIT") ?? -1;
   // Above the 60 s default only a changed setting can explain it; kube-proxy's 3600 s is the usual one.
   if (observed > DEFAULT_CLOSE_WAIT_TIMEOUT) {
     return { seconds: observed, source: "inferred", atLeast: true, kubeProxy: observed <= KUBE_PROXY_CLOSE_WAIT_TIMEOUT };

@@ -53,6 +53,9 @@ export const SC_COUNT = 0;
 export const SC_UNREPLIED = 1;
 export const SC_ASSURED = 2;
 export const SC_OFFLOAD = 3;
+/** The largest remaining timeout of the slot's classes, -1 when none had one. */
+export const SC_MAX_TIMEOUT = 4;
+export const STATE_COUNT_FIELDS = 5;
 /** totals fields. */
 export const T_IPV4 = 0;
 export const T_IPV6 = 1;
@@ -109,7 +112,7 @@ export interface Dimensions {
   sums: Record<Dimension, Sums>;
   /** Ids with entries, per dimension in DIMENSIONS order. */
   distinct: Float64Array;
-  /** (protocol * STATE_SLOTS + state) * 4 + SC_*: entries, unreplied, assured, offloaded. */
+  /** (protocol * STATE_SLOTS + state) * STATE_COUNT_FIELDS + SC_*: entries, unreplied, assured, offloaded, largest timeout. */
   stateCounts: Float64Array;
   /** Entries per protocol number. */
   protoCounts: Float64Array;
@@ -324,7 +327,8 @@ export function buildDimensions(t: MergedTable, local: LocalSpec, traffic: boole
   const prefixAddr = new Column(i32(1024), i32);
   const rssIds = new PairInterner(); // (remote id, service id and state)
   const rssClass = new Column(i32(1024), i32);
-  const stateCounts = new Float64Array(256 * STATE_SLOTS * 4);
+  const stateCounts = new Float64Array(256 * STATE_SLOTS * STATE_COUNT_FIELDS);
+  for (let i = SC_MAX_TIMEOUT; i < stateCounts.length; i += STATE_COUNT_FIELDS) stateCounts[i] = -1;
   const protoCounts = new Float64Array(256);
   const totals = new Float64Array(TOTAL_FIELDS);
   for (let i = 0; i < n; i++) {
@@ -383,7 +387,7 @@ export function buildDimensions(t: MergedTable, local: LocalSpec, traffic: boole
     rss[i] = rid;
     byRss.add(rid, count, packets, bytes, unrep);
 
-    const sk = (p * STATE_SLOTS + st) * 4;
+    const sk = (p * STATE_SLOTS + st) * STATE_COUNT_FIELDS;
     stateCounts[sk + SC_COUNT]! += count;
     if (unrep) {
       stateCounts[sk + SC_UNREPLIED]! += count;
@@ -397,6 +401,7 @@ export function buildDimensions(t: MergedTable, local: LocalSpec, traffic: boole
       stateCounts[sk + SC_OFFLOAD]! += count;
       totals[T_OFFLOADED]! += count;
     }
+    if (maxTimeout[i]! > stateCounts[sk + SC_MAX_TIMEOUT]!) stateCounts[sk + SC_MAX_TIMEOUT] = maxTimeout[i]!;
     if ((flags & F_NAT) !== 0) totals[T_NATTED]! += count;
     totals[fam === 4 ? T_IPV4 : T_IPV6]! += count;
     protoCounts[p]! += count;

@@ -30,8 +30,10 @@ import {
   type LocalSpec,
   SC_ASSURED,
   SC_COUNT,
+  SC_MAX_TIMEOUT,
   SC_OFFLOAD,
   SC_UNREPLIED,
+  STATE_COUNT_FIELDS,
   STATE_SLOTS,
   T_ASSURED,
   T_IPV4,
@@ -192,9 +194,10 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta, p
   };
   // Stable orders: count descending, then by name.
   const byState: StateRow[] = [];
-  for (let sk = 0; sk < d.stateCounts.length; sk += 4) {
+  for (let sk = 0; sk < d.stateCounts.length; sk += STATE_COUNT_FIELDS) {
     if (d.stateCounts[sk + SC_COUNT] === 0) continue;
-    const slot = sk / 4;
+    const slot = sk / STATE_COUNT_FIELDS;
+    const maxTimeout = d.stateCounts[sk + SC_MAX_TIMEOUT]!;
     byState.push({
       proto: protoName(Math.floor(slot / STATE_SLOTS)),
       state: stateName(slot % STATE_SLOTS),
@@ -202,6 +205,7 @@ export function buildSnapshot(m: Merger, local: LocalSpec, meta: SnapshotMeta, p
       unreplied: d.stateCounts[sk + SC_UNREPLIED]!,
       assured: d.stateCounts[sk + SC_ASSURED]!,
       offload: d.stateCounts[sk + SC_OFFLOAD]!,
+      max_timeout: maxTimeout >= 0 ? maxTimeout : null,
     });
   }
   byState.sort((x, y) => y.count - x.count || cmp(x.proto, y.proto) || cmp(x.state ?? "", y.state ?? ""));

@@ -34,6 +34,8 @@ export interface StateRow {
   unreplied: number;
   assured: number;
   offload: number;
+  /** Largest remaining timeout (seconds) among these entries; null when none carried one. */
+  max_timeout: number | null;
 }
 
 export interface HistBucket {

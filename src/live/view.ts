@@ -6,7 +6,7 @@
 import { createColors } from "picocolors";
 import type { StateRow, TopRow } from "../engine/types.js";
 import { escapeControl } from "../report/address.js";
-import { fmtInt, fmtPct } from "../report/text-table.js";
+import { fmtCount, fmtInt, fmtPct } from "../report/text-table.js";
 import type { ViewDoc } from "./document.js";
 
 export type SortKey = "count" | "change" | "unreplied";
@@ -268,7 +268,7 @@ export function renderView(state: ViewState, opts: RenderOptions): string[] {
     const filtered = live?.filtered ? " matching the filters" : "";
     lines.push([
       {
-        text: `Scan     #${scan.seq}: ${fmtInt(scan.entries)} entries${filtered} in ${(scan.elapsed_ms / 1000).toFixed(2)} s, every ${duration(scan.period_s)}${scan.time ? ` (at ${scan.time.slice(11, 19)})` : ""}`,
+        text: `Scan     #${scan.seq}: ${fmtCount(scan.entries, "entry", "entries")}${filtered} in ${(scan.elapsed_ms / 1000).toFixed(2)} s, every ${duration(scan.period_s)}${scan.time ? ` (at ${scan.time.slice(11, 19)})` : ""}`,
         style: c.dim,
       },
     ]);

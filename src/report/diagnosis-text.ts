@@ -92,10 +92,10 @@ function healthLines(h: Health): Array<[string, string]> {
   }
   const log = h.kernelLog;
   if (log) {
-    if (log.tableFull === 0) rows.push(["Kernel log", `no "table full" messages in ${int(log.lines)} lines`]);
+    if (log.tableFull === 0) rows.push(["Kernel log", `no "table full" messages in ${fmtCount(log.lines, "line")}`]);
     else {
-      let s = `${int(log.tableFull)} "table full" messages`;
-      if (log.suppressed) s += ` + ${int(log.suppressed)} suppressed ≈ ${int(log.estimatedDrops)} drops`;
+      let s = fmtCount(log.tableFull, '"table full" message');
+      if (log.suppressed) s += ` + ${int(log.suppressed)} suppressed ≈ ${fmtCount(log.estimatedDrops, "drop")}`;
       if (log.first && log.last) s += `, ${log.first.text} → ${log.last.text}`;
       if (log.perMinute !== null) s += `, ${log.perMinute.toFixed(1)}/min`;
       if (log.lastAgeSeconds !== null) s += `, last ${int(log.lastAgeSeconds)} s ago`;

@@ -86,6 +86,7 @@ export function renderHuman(s: Snapshot, opts: HumanOptions): string {
         { title: "UNREPLIED", align: "right" },
         { title: "ASSURED", align: "right" },
         { title: "OFFLOAD", align: "right" },
+        { title: "MAX TIMEOUT", align: "right" },
       ],
       s.by_state.map((r) => [
         r.proto,
@@ -95,6 +96,7 @@ export function renderHuman(s: Snapshot, opts: HumanOptions): string {
         fmtInt(r.unreplied),
         fmtInt(r.assured),
         fmtInt(r.offload),
+        r.max_timeout === null ? "-" : `${fmtInt(r.max_timeout)} s`,
       ]),
       { header: c.dim },
     ),

@@ -94,9 +94,10 @@ export function buildSnapshot(rows: Row[], opts: BuildOptions = {}): Snapshot {
     const k = `${c.protoName}\0${c.state ?? ""}`;
     let s = states.get(k);
     if (!s) {
-      s = { proto: c.protoName, state: c.state, count: 0, unreplied: 0, assured: 0, offload: 0 };
+      s = { proto: c.protoName, state: c.state, count: 0, unreplied: 0, assured: 0, offload: 0, max_timeout: null };
       states.set(k, s);
     }
+    if (c.maxTimeout >= 0 && (s.max_timeout === null || c.maxTimeout > s.max_timeout)) s.max_timeout = c.maxTimeout;
     s.count += c.count;
     if (c.unreplied) s.unreplied += c.count;
     if (c.assured) s.assured += c.count;
