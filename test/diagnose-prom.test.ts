@@ -55,6 +55,8 @@ describe("renderProm", () => {
     expect(lines).toContain("ctscope_kernel_log_dropped_packets 215");
     expect(lines).toContain('ctscope_table_entries_by_state{protocol="tcp",state="SYN_RECV"} 3000');
     expect(lines).toContain('ctscope_table_entries_by_state{protocol="udp",state=""} 1500');
+    expect(lines).toContain('ctscope_table_state_max_timeout_seconds{protocol="tcp",state="ESTABLISHED"} 431500');
+    expect(lines).toContain('ctscope_table_state_max_timeout_seconds{protocol="tcp",state="SYN_RECV"} 59');
     expect(lines).toContain(`ctscope_anomalies{severity="critical"} ${d.anomalies.filter((a) => a.severity === "critical").length}`);
     expect(lines).toContain("ctscope_status 2");
     expect(lines).toContain("ctscope_table_entries_without_timeout 0");

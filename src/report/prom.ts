@@ -147,6 +147,12 @@ function snapshotMetrics(e: Exposition, s: Snapshot, top: number): void {
     s.by_state.map((r) => [{ protocol: r.proto, state: r.state ?? "" }, r.count]),
   );
   e.family(
+    "ctscope_table_state_max_timeout_seconds",
+    "gauge",
+    "Largest remaining timeout among the analyzed entries of each protocol and state (a 5-day ESTABLISHED timeout shows here).",
+    s.by_state.filter((r) => r.max_timeout !== null).map((r) => [{ protocol: r.proto, state: r.state ?? "" }, r.max_timeout!]),
+  );
+  e.family(
     "ctscope_table_entries_by_remaining_timeout",
     "gauge",
     "Analyzed entries per remaining-timeout range in seconds (upper bound exclusive).",
