@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { DIMENSIONS } from "../src/engine/types.js";
-import { fixture } from "./helpers/analyze-text.js";
+import { fixture, PROC_FIXTURE_TOP_STATE } from "./helpers/analyze-text.js";
 import { BACKENDS } from "./helpers/backends.js";
 import { runCli } from "./helpers/cli.js";
 
@@ -213,15 +213,7 @@ describe.each(BACKENDS)("output formats (%s backend)", (backend) => {
     });
     expect((doc.timeouts as unknown[]).length).toBe(14);
     expect((doc.timeouts as Array<{ from: number; to: number | null }>)[13]).toMatchObject({ from: 432001, to: null });
-    expect((doc.by_state as unknown[])[0]).toEqual({
-      proto: "tcp",
-      state: "ESTABLISHED",
-      count: 4,
-      unreplied: 0,
-      assured: 4,
-      offload: 0,
-      max_timeout: 431999,
-    });
+    expect((doc.by_state as unknown[])[0]).toEqual(PROC_FIXTURE_TOP_STATE);
     expect(json(["--format", "json", PROC]).top).toEqual(doc.top);
   });
 

@@ -6,7 +6,18 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { analyzeFiles, analyzeText, counts, fixture, flagCounts, hist, protos, states, top } from "./helpers/analyze-text.js";
+import {
+  analyzeFiles,
+  analyzeText,
+  counts,
+  fixture,
+  flagCounts,
+  hist,
+  PROC_FIXTURE_TOP_STATE,
+  protos,
+  states,
+  top,
+} from "./helpers/analyze-text.js";
 import { BACKENDS } from "./helpers/backends.js";
 
 const f = (name: string) => fixture("formats", name);
@@ -49,15 +60,7 @@ describe.each(BACKENDS)("formats (%s backend)", (backend) => {
       "icmpv6 -": 1,
       "tcp TIME_WAIT": 1,
     });
-    expect(s.by_state[0]).toEqual({
-      proto: "tcp",
-      state: "ESTABLISHED",
-      count: 4,
-      unreplied: 0,
-      assured: 4,
-      offload: 0,
-      max_timeout: 431999,
-    });
+    expect(s.by_state[0]).toEqual(PROC_FIXTURE_TOP_STATE);
     // The largest remaining timeout per state row: none at all for the offloaded TCP entry.
     const maxTimeouts = Object.fromEntries(s.by_state.map((r) => [`${r.proto} ${r.state ?? "-"}`, r.max_timeout]));
     expect(maxTimeouts).toEqual({

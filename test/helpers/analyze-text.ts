@@ -17,6 +17,17 @@ export function fixture(...parts: string[]): string {
   return join(FIXTURES, ...parts);
 }
 
+/** The busiest state row of fixtures/formats/proc-nf_conntrack.txt, as every output carries it. */
+export const PROC_FIXTURE_TOP_STATE = {
+  proto: "tcp",
+  state: "ESTABLISHED",
+  count: 4,
+  unreplied: 0,
+  assured: 4,
+  offload: 0,
+  max_timeout: 431999,
+};
+
 export type ExtraOptions = Omit<AnalyzeOptions, "inputs" | "backend">;
 
 /** Analyze files on one backend; large top tables so tests see every key. */
