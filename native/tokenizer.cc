@@ -1,7 +1,8 @@
 // Port of src/parse/tokenizer.ts: the same grammar, decision for decision, so that the
 // differential test can hold the results equal bit for bit. The fast paths (numbers and dotted
-// quads a word at a time, the expanded IPv6 form, 16-byte token scans) only ever decide what the
-// plain code below them would; anything else falls through to it.
+// quads a word at a time, the expanded IPv6 form, 16-byte token scans, the kernel's usual token
+// order, headers and line ends recognised from earlier lines) only ever decide what the plain code
+// below them would; anything else falls through to it.
 // Reads stay inside the range given to Scanner::run. No function on the scanning path owns an
 // object with a destructor: mapped_file.cc may leave it through siglongjmp when the file is
 // truncated under the mapping.
@@ -195,7 +196,7 @@ constexpr bool LITTLE_ENDIAN_CPU = false;
  * that end at e can be read (lo <= e - 8), all digits are checked and converted in one 64-bit
  * word, without a branch per digit.
  */
-inline int64_t parseSmallIn(const uint8_t* lo, const uint8_t* s, const uint8_t* e) {
+__attribute__((always_inline)) inline int64_t parseSmallIn(const uint8_t* lo, const uint8_t* s, const uint8_t* e) {
   const ptrdiff_t n = e - s;
   if (LITTLE_ENDIAN_CPU && e - lo >= 8) {
     uint64_t x;
@@ -635,6 +636,85 @@ int Scanner::line(const uint8_t* ls, const uint8_t* le) {
   return text(p, e);
 }
 
+/**
+ * The event prefix, the optional l3 columns and the l4 name and number from p: sets event_, l3_,
+ * proto_ and form, and returns the start of the next token (nullptr when malformed).
+ */
+const uint8_t* Scanner::head(const uint8_t* p, const uint8_t* e, int& form) {
+  // Event prefix.
+  const uint8_t* q = tokenEnd(p, e);
+  if (p < e && *p == 91) {
+    if (eq(p, q, "[NEW]") || eq(p, q, "[UPDATE]")) {
+      event_ = EV_UPDATE;
+    } else if (eq(p, q, "[DESTROY]")) {
+      event_ = EV_DESTROY;
+    } else {
+      return nullptr;
+    }
+    p = skipSpace(q, e);
+    q = tokenEnd(p, e);
+  }
+  // Optional l3 columns.
+  if (eq(p, q, "ipv4") || eq(p, q, "ipv6")) {
+    const bool v6 = p[3] == 54;
+    form = C_FORM_L3;
+    l3_ = v6 ? 6 : 4;
+    p = skipSpace(q, e);
+    q = tokenEnd(p, e);
+    const double n = parseNumIn(lo_, p, q);
+    if (n != (v6 ? 10 : 2)) return nullptr;
+    p = skipSpace(q, e);
+    q = tokenEnd(p, e);
+  }
+  // l4 name and number.
+  int expect = -2;
+  for (const L4Name& l4 : L4_NAMES) {
+    if (static_cast<size_t>(q - p) == l4.len && eqN(p, l4.name, l4.len)) {
+      expect = l4.num;
+      break;
+    }
+  }
+  if (expect == -2) return nullptr;
+  p = skipSpace(q, e);
+  q = tokenEnd(p, e);
+  if (q - p > 3) return nullptr;
+  const double protoNum = parseNumIn(lo_, p, q);
+  if (protoNum < 0 || protoNum > 255) return nullptr;
+  const int proto = static_cast<int>(protoNum);
+  if (expect == -1 ? knownProto(proto) : proto != expect) return nullptr;
+  proto_ = proto;
+  return skipSpace(q, e);
+}
+
+bool Scanner::sameBytes(const uint8_t* p, const uint8_t* bytes, ptrdiff_t n) const {
+#if defined(__SSE2__)
+  if (hi_ - p >= 48 && n <= 48) {
+    const __m128i* a = reinterpret_cast<const __m128i*>(p);
+    const __m128i* b = reinterpret_cast<const __m128i*>(bytes);
+    uint64_t same = 0;
+    for (int i = 0; i < 3; i++) {
+      const __m128i eqv = _mm_cmpeq_epi8(_mm_loadu_si128(a + i), _mm_loadu_si128(b + i));
+      same |= static_cast<uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(eqv))) << (16 * i);
+    }
+    const uint64_t want = (uint64_t{1} << n) - 1;
+    return (same & want) == want;
+  }
+#endif
+  return std::memcmp(p, bytes, static_cast<size_t>(n)) == 0;
+}
+
+size_t Scanner::headSlot(const uint8_t* p) {
+  // The letters of the first 16 bytes: the same header hashes alike whatever numbers follow it.
+  uint64_t a;
+  uint64_t b;
+  std::memcpy(&a, p, 8);
+  std::memcpy(&b, p + 8, 8);
+  const uint64_t la = ((a >> 6) & 0x0101010101010101ULL) * 0xff;
+  const uint64_t lb = ((b >> 6) & 0x0101010101010101ULL) * 0xff;
+  const uint64_t h = ((a & la) * 0x9e3779b97f4a7c15ULL) ^ ((b & lb) * 0xbf58476d1ce4e5b9ULL);
+  return static_cast<size_t>(h >> 61) % HEAD_MEMOS;
+}
+
 int Scanner::text(const uint8_t* p, const uint8_t* e) {
   // "[sec.usec]" timestamp prefix (conntrack -E -o timestamp)
   if (*p == 91 && p + 1 < e && isDigit(p[1])) {
@@ -649,51 +729,38 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
     if (p >= e || !isSpace(*p)) return R_MALFORMED;
     p = skipSpace(p, e);
   }
-  // Event prefix.
-  const uint8_t* q = tokenEnd(p, e);
-  if (p < e && *p == 91) {
-    if (eq(p, q, "[NEW]") || eq(p, q, "[UPDATE]")) {
-      event_ = EV_UPDATE;
-    } else if (eq(p, q, "[DESTROY]")) {
-      event_ = EV_DESTROY;
-    } else {
-      return R_MALFORMED;
-    }
-    p = skipSpace(q, e);
-    q = tokenEnd(p, e);
-  }
-  // Optional l3 columns.
+  // The header (event, l3 columns, l4 name and number) repeats from line to line: one read
+  // before is recognised by its bytes, which decide everything it sets.
   int form = C_FORM_PLAIN;
-  if (eq(p, q, "ipv4") || eq(p, q, "ipv6")) {
-    const bool v6 = p[3] == 54;
-    form = C_FORM_L3;
-    l3_ = v6 ? 6 : 4;
-    p = skipSpace(q, e);
-    q = tokenEnd(p, e);
-    const double n = parseNumIn(lo_, p, q);
-    if (n != (v6 ? 10 : 2)) return R_MALFORMED;
-    p = skipSpace(q, e);
-    q = tokenEnd(p, e);
-  }
-  // l4 name and number.
-  int expect = -2;
-  for (const L4Name& l4 : L4_NAMES) {
-    if (static_cast<size_t>(q - p) == l4.len && eqN(p, l4.name, l4.len)) {
-      expect = l4.num;
-      break;
+  HeadMemo* memo = nullptr;
+  if (e - p >= 16) {
+    memo = &heads_[headSlot(p)];
+    const ptrdiff_t n = memo->len;
+    if (n != 0 && e - p > n && sameBytes(p, memo->bytes, n) && !isSpace(p[n])) {
+      event_ = memo->event;
+      l3_ = memo->l3;
+      proto_ = memo->proto;
+      form = memo->form;
+      p += n;
+    } else {
+      const uint8_t* h = head(p, e, form);
+      if (h == nullptr) return R_MALFORMED;
+      if (h - p <= HEAD_BYTES && h < e) {
+        memo->len = static_cast<uint8_t>(h - p);
+        std::memcpy(memo->bytes, p, static_cast<size_t>(h - p));
+        memo->event = static_cast<uint8_t>(event_);
+        memo->l3 = static_cast<uint8_t>(l3_);
+        memo->proto = static_cast<uint8_t>(proto_);
+        memo->form = static_cast<uint8_t>(form);
+      }
+      p = h;
     }
+  } else {
+    p = head(p, e, form);
+    if (p == nullptr) return R_MALFORMED;
   }
-  if (expect == -2) return R_MALFORMED;
-  p = skipSpace(q, e);
-  q = tokenEnd(p, e);
-  if (q - p > 3) return R_MALFORMED;
-  const double protoNum = parseNumIn(lo_, p, q);
-  if (protoNum < 0 || protoNum > 255) return R_MALFORMED;
-  const int proto = static_cast<int>(protoNum);
-  if (expect == -1 ? knownProto(proto) : proto != expect) return R_MALFORMED;
-  proto_ = proto;
-  p = skipSpace(q, e);
-  q = tokenEnd(p, e);
+  const int proto = proto_;
+  const uint8_t* q = tokenEnd(p, e);
   // Optional remaining timeout.
   if (p < e && isDigit(*p)) {
     const double t = parseNumIn(lo_, p, q);
@@ -718,6 +785,11 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
   int bits1 = 0;
   int bits2 = 0;
   int flags = 0;
+  // The rest of the line being read for its memo (see below), and the state before it.
+  const uint8_t* tailStart = nullptr;
+  int tailBits1 = 0;
+  int tailBits2 = 0;
+  int tailFlags = 0;
   for (;;) {
     if (p >= e) break;
     p = skipSpace(p, e);
@@ -744,6 +816,12 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
     const uint8_t* ks = p;
     const uint8_t* eqPos;
     const uint8_t* vs;
+    if (e - ks > 4 && eqWord4(ks, "src=") && !isSpace(ks[4])) {
+      // The token that opens each tuple, known at a glance.
+      eqPos = ks + 3;
+      vs = ks + 4;
+      q = tokenEnd(vs + 1, e);
+    } else
 #if defined(__SSE2__)
     if (hi_ - ks >= 16) {
       // One 16-byte load gives the key's end and, for most tokens, the value's end too. Bytes at
@@ -777,12 +855,56 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
           // src= opens the next tuple
           if (tuple == 2) return R_MALFORMED;
           tuple_ = ++tuple;
-          if (tuple == 1) {
-            bits1 |= T_SRC;
-          } else {
-            bits2 |= T_SRC;
-          }
           if (!setAddr(vs, q, true)) return R_MALFORMED;
+          int got = T_SRC;
+          // The kernel follows src= with " dst=V sport=N dport=N": read them here, each exactly
+          // as the loop below would (a new tuple has none of them yet). Anything else is left to it.
+          if (e - q > 5 && q[0] == ' ' && eqWord4(q + 1, "dst=") && !isSpace(q[5])) {
+            const uint8_t* dv = q + 5;
+            q = tokenEnd(dv + 1, e);
+            got |= T_DST;
+            if (!setAddr(dv, q, false)) return R_MALFORMED;
+            if (ports && e - q > 7 && q[0] == ' ' && eqWord4(q + 1, "spor") && q[5] == 't' && q[6] == '=' && !isSpace(q[7])) {
+              const uint8_t* sv = q + 7;
+              q = tokenEnd(sv + 1, e);
+              got |= T_SPORT;
+              if (q - sv > 5) return R_MALFORMED;
+              const int64_t sp = parseSmallIn(lo_, sv, q);
+              if (sp < 0 || sp > 65535) return R_MALFORMED;
+              (tuple == 1 ? sport1_ : sport2_) = static_cast<int>(sp);
+              if (e - q > 7 && q[0] == ' ' && eqWord4(q + 1, "dpor") && q[5] == 't' && q[6] == '=' && !isSpace(q[7])) {
+                const uint8_t* pv = q + 7;
+                q = tokenEnd(pv + 1, e);
+                got |= T_DPORT;
+                if (q - pv > 5) return R_MALFORMED;
+                const int64_t dp = parseSmallIn(lo_, pv, q);
+                if (dp < 0 || dp > 65535) return R_MALFORMED;
+                (tuple == 1 ? dport1_ : dport2_) = static_cast<int>(dp);
+              }
+            }
+            p = q;
+          }
+          if (tuple == 1) {
+            bits1 |= got;
+            continue;
+          }
+          bits2 |= got;
+          // The rest of the line ("[ASSURED] mark=0 zone=0 use=2") repeats too. A rest read before
+          // from the same protocol and fields only added flags; the same bytes add the same ones.
+          const ptrdiff_t n = e - p;
+          if (n > 0 && n <= TAIL_BYTES) {
+            const TailMemo& t = tails_[static_cast<size_t>(n) % TAIL_MEMOS];
+            if (t.len == n && t.proto == proto && t.bits1 == bits1 && t.bits2 == bits2 && sameBytes(p, t.bytes, n)) {
+              flags |= t.flags;
+              p = e;
+            } else {
+              tailStart = p;
+              tailBits1 = bits1;
+              tailBits2 = bits2;
+              tailFlags = flags;
+              flags = 0;
+            }
+          }
           continue;
         }
         if (eqWord4(ks, "dst=")) bit = T_DST;
@@ -850,6 +972,19 @@ int Scanner::text(const uint8_t* p, const uint8_t* e) {
       continue;
     }
     if (!setField(bit, vs, q)) return R_MALFORMED;
+  }
+  if (tailStart != nullptr) {
+    // Fields unchanged: the rest only set flags, which are in flags alone (cleared at its start).
+    if (bits1 == tailBits1 && bits2 == tailBits2) {
+      TailMemo& t = tails_[static_cast<size_t>(e - tailStart) % TAIL_MEMOS];
+      t.len = static_cast<uint8_t>(e - tailStart);
+      std::memcpy(t.bytes, tailStart, t.len);
+      t.proto = static_cast<uint8_t>(proto);
+      t.bits1 = static_cast<uint16_t>(bits1);
+      t.bits2 = static_cast<uint16_t>(bits2);
+      t.flags = static_cast<uint8_t>(flags);
+    }
+    flags |= tailFlags;
   }
   // Protocol-specific tuple fields (XML omits ICMP and GRE ones, text always prints them).
   int need = 0;

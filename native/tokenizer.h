@@ -103,6 +103,9 @@ class Scanner {
  private:
   int line(const uint8_t* ls, const uint8_t* le);
   int text(const uint8_t* p, const uint8_t* e);
+  const uint8_t* head(const uint8_t* p, const uint8_t* e, int& form);
+  static size_t headSlot(const uint8_t* p);
+  bool sameBytes(const uint8_t* p, const uint8_t* bytes, ptrdiff_t n) const;
   int xml(const uint8_t* p, const uint8_t* e);
   const uint8_t* attrs(const uint8_t* p, const uint8_t* e);
   int finish(int form);
@@ -135,6 +138,26 @@ class Scanner {
   int pendingHead_ = 0;   // oldest
   int pendingCount_ = 0;
   uint8_t reply_[32] = {};  // reply tuple src, dst: only to detect NAT
+
+  // Headers read before (Scanner::text): their bytes and what they set.
+  static constexpr int HEAD_BYTES = 48;
+  static constexpr size_t HEAD_MEMOS = 8;
+  struct HeadMemo {
+    alignas(16) uint8_t bytes[HEAD_BYTES];
+    uint8_t len;  // 0: empty
+    uint8_t event, l3, proto, form;
+  };
+  HeadMemo heads_[HEAD_MEMOS] = {};
+  // Line ends read before (Scanner::text) that only set flags: their bytes and the state they met.
+  static constexpr int TAIL_BYTES = 48;
+  static constexpr size_t TAIL_MEMOS = 8;
+  struct TailMemo {
+    alignas(16) uint8_t bytes[TAIL_BYTES];
+    uint8_t len;  // 0: empty
+    uint8_t proto, flags;
+    uint16_t bits1, bits2;
+  };
+  TailMemo tails_[TAIL_MEMOS] = {};
 
   // Per-line fields (reset for every non-blank line).
   int l3_ = 0;

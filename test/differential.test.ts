@@ -144,6 +144,14 @@ describe.skipIf(!addon)("native tokenizer equals the TS tokenizer", () => {
     expect(r.malformedLines.length).toBe(8);
   });
 
+  it("on repeated headers and line ends met again after other protocols, fields and flags", { timeout: 120_000 }, () => {
+    const gen = new LineGen(SEED ^ 0x27d4eb2f, { hosts: 6, ports: 4 });
+    const bytes = gen.join(gen.splicedLines(60_000), 0.05);
+    const r = same("spliced lines", bytes, 0, bytes.length);
+    expect(r.counters[C_ENTRIES]).toBeGreaterThan(20_000);
+    expect(r.counters[C_MALFORMED]).toBeGreaterThan(5_000);
+  });
+
   it("with random filters (protocol, state, port, source and destination CIDR lists)", { timeout: 120_000 }, () => {
     const gen = new LineGen(SEED ^ 0x9e3779b9, { hosts: 12 });
     const bytes = gen.join(gen.lines(40_000, 0.1));

@@ -381,6 +381,31 @@ export class LineGen {
     return s;
   }
 
+  /**
+   * n lines drawn from a pool of a few valid text lines: repeated verbatim, mutated, or spliced
+   * (the first tokens of one pool line, the last of another), so that a header or line end the
+   * tokenizer has seen before comes back after different protocols, fields and flags.
+   */
+  splicedLines(n: number, poolSize = 40): string[] {
+    const pool: string[] = [];
+    for (let i = 0; i < poolSize; i++) pool.push(this.valid(this.pick(["proc", "plain", "extended", "event"] as const)));
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const a = this.pick(pool);
+      const x = this.r();
+      if (x < 0.4) {
+        out.push(a);
+      } else if (x < 0.5) {
+        out.push(this.mutate(a));
+      } else {
+        const ta = a.split(" ");
+        const tb = this.pick(pool).split(" ");
+        out.push([...ta.slice(0, this.int(ta.length + 1)), ...tb.slice(this.int(tb.length + 1))].join(" "));
+      }
+    }
+    return out;
+  }
+
   /** n lines: valid ones, some others, and a share of mutated ones. */
   lines(n: number, mutatedShare = 0.3): string[] {
     const out: string[] = [];
