@@ -127,6 +127,7 @@ class MergeTable : public Napi::ObjectWrap<MergeTable> {
     if (table_) {
       table_->copyKeys(keys.data());
       table_->copyValueColumns(b.count.data(), b.packets.data(), b.bytes.data(), b.maxTimeout.data());
+      table_->giveMemory(b.cache());
       table_.reset();
     }
     if (const char* problem = b.addClasses(keys.data(), n, true)) throw Napi::RangeError::New(env, problem);

@@ -39,12 +39,17 @@ inline size_t hashKey(const Key128& k) { return mix64(k.hi ^ (k.lo * 0x9e3779b97
 template <typename Key>
 class Interner {
  public:
-  explicit Interner(size_t expected) {
+  /** cache (optional, outlives the interner): where the slots come from and go back to. */
+  Interner(size_t expected, MappingCache* cache) : cache_(cache) {
     size_t cap = 1024;
     while (cap < expected * 2) cap <<= 1;
-    slots_.assign(cap, Slot{});
-    mask_ = cap - 1;
+    setSlots(cap);
   }
+  ~Interner() {
+    if (cache_ != nullptr) cache_->give(std::move(map_));
+  }
+  Interner(const Interner&) = delete;
+  Interner& operator=(const Interner&) = delete;
 
   size_t size() const { return size_; }
 
@@ -74,20 +79,32 @@ class Interner {
     uint32_t id1 = 0;  // id + 1; 0 = empty
   };
 
+  /** Empty slots (all zero bytes: Slot{}), cap of them. */
+  void setSlots(size_t cap) {
+    const size_t bytes = cap * sizeof(Slot);
+    map_ = cache_ != nullptr ? cache_->take(bytes, true) : Mapping::fresh(bytes, true);
+    slots_ = static_cast<Slot*>(map_.data());
+    mask_ = cap - 1;
+  }
+
   void grow() {
-    TableVector<Slot> old;
-    old.swap(slots_);
-    slots_.assign(old.size() * 2, Slot{});
-    mask_ = slots_.size() - 1;
-    for (const Slot& o : old) {
+    Mapping old = std::move(map_);
+    const Slot* from = slots_;
+    const size_t oldCap = mask_ + 1;
+    setSlots(oldCap * 2);
+    for (size_t i = 0; i < oldCap; i++) {
+      const Slot& o = from[i];
       if (o.id1 == 0) continue;
       size_t s = hashKey(o.key) & mask_;
       while (slots_[s].id1 != 0) s = (s + 1) & mask_;
       slots_[s] = o;
     }
+    if (cache_ != nullptr) cache_->give(std::move(old));
   }
 
-  TableVector<Slot> slots_;
+  MappingCache* cache_;
+  Mapping map_;
+  Slot* slots_ = nullptr;
   size_t mask_ = 0;
   size_t size_ = 0;
 };
@@ -181,8 +198,8 @@ void sumDimension(const int32_t* id, const double* classCount, const double* cla
 
 /** An interner made on first use, sized for the classes expected. */
 template <typename I>
-I& lazy(std::unique_ptr<I>& p, size_t expected) {
-  if (!p) p = std::make_unique<I>(expected);
+I& lazy(std::unique_ptr<I>& p, size_t expected, MappingCache& cache) {
+  if (!p) p = std::make_unique<I>(expected, &cache);
   return *p;
 }
 
@@ -269,8 +286,8 @@ const char* DimensionBuilder::addClasses(const uint8_t* keys, size_t to, bool la
 
   // The plain columns and the addresses. A family's interner exists only once it has classes:
   // sized for about one address per two classes on a finished table, grown on a growing one.
-  if (k > v6) lazy(in_->v4, sized(v4Classes_, 2));
-  if (v6 > 0) lazy(in_->v6, sized(v6Classes_, 2));
+  if (k > v6) lazy(in_->v4, sized(v4Classes_, 2), cache_);
+  if (v6 > 0) lazy(in_->v6, sized(v6Classes_, 2), cache_);
   for (size_t i = from; i < to; i++) {
     const size_t base = i * KEY_BYTES;
     if (i + AHEAD < to) {
@@ -347,7 +364,7 @@ void DimensionBuilder::inferSides() {
     freq_[src[i]] += c;
     if (dst[i] != src[i]) freq_[dst[i]] += c;
   }
-  Interner64 pairs(n);
+  Interner64 pairs(n, &cache_);
   auto pairOf = [&](size_t i) {
     const uint32_t a = static_cast<uint32_t>(src[i] < dst[i] ? src[i] : dst[i]);
     const uint32_t b = static_cast<uint32_t>(src[i] < dst[i] ? dst[i] : src[i]);
@@ -398,7 +415,7 @@ void DimensionBuilder::sides(size_t from, size_t to) {
 }
 
 void DimensionBuilder::services(size_t from, size_t to) {
-  Interner64& services = lazy(in_->services, expected_ / 4);
+  Interner64& services = lazy(in_->services, expected_ / 4, cache_);
   auto classService = [&](size_t i) { return serviceKey(dst[i], proto[i], dport[i]); };
   for (size_t i = from; i < to; i++) {
     if (i + AHEAD < to) services.prefetch(classService(i + AHEAD));
@@ -410,8 +427,8 @@ void DimensionBuilder::services(size_t from, size_t to) {
 
 void DimensionBuilder::prefixes(const uint8_t* keys, size_t from, size_t to) {
   // As for the addresses: only the families seen, fewer prefixes than addresses.
-  if (v4Classes_ > 0) lazy(in_->prefixes4, sized(v4Classes_, 4));
-  if (v6Classes_ > 0) lazy(in_->prefixes6, sized(v6Classes_, 4));
+  if (v4Classes_ > 0) lazy(in_->prefixes4, sized(v4Classes_, 4), cache_);
+  if (v6Classes_ > 0) lazy(in_->prefixes6, sized(v6Classes_, 4), cache_);
   Interner64* prefixes4 = in_->prefixes4.get();
   Interner64* prefixes6 = in_->prefixes6.get();
   for (size_t i = from; i < to; i++) {
@@ -433,7 +450,7 @@ void DimensionBuilder::prefixes(const uint8_t* keys, size_t from, size_t to) {
 
 void DimensionBuilder::remoteServiceStates(size_t from, size_t to) {
   // Nearly one per class on a flood.
-  Interner64& rssIds = lazy(in_->rss, expected_);
+  Interner64& rssIds = lazy(in_->rss, expected_, cache_);
   auto classRss = [&](size_t i) { return rssKey(remote[i], service[i], state[i]); };
   for (size_t i = from; i < to; i++) {
     if (i + AHEAD < to) rssIds.prefetch(classRss(i + AHEAD));
@@ -468,6 +485,7 @@ void DimensionBuilder::finish(const uint8_t* keys, bool traffic, const std::func
     remoteServiceStates(0, n);
   }
   in_ = std::make_unique<Interners>();  // all of them freed before the sums touch more memory
+  cache_.clear();
 
   // The last reads of the keys: each address's bytes and tie rank.
   const size_t addresses = addrFamily.size();

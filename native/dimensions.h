@@ -78,6 +78,9 @@ class DimensionBuilder {
 
   size_t size() const { return n_; }
 
+  /** Memory the interners may reuse (a merged table's, once its keys and values are copied out); cleared by finish(). */
+  MappingCache& cache() { return cache_; }
+
   // Per class.
   ColumnArray<uint8_t> family, proto, state, flags;
   ColumnArray<int32_t> dport, src, dst, remote, local, service, srcPrefix, rss;
@@ -117,6 +120,7 @@ class DimensionBuilder {
   size_t v4Classes_ = 0, v6Classes_ = 0;  // classes of each family so far
   /** An interner's size for a finished table (classes of its kind / div), or 0 (grown) for a growing one. */
   size_t sized(size_t classes, size_t div) const { return expected_ > 0 ? classes / div : 0; }
+  MappingCache cache_;  // before in_: the interners give their slots back to it
   std::unique_ptr<Interners> in_;
   ColumnArray<double> addrOffset_;    // per address: where its bytes are in the keys, until finish()
   ColumnArray<int8_t> isLocal_;       // per address: 1 local, -1 not (given CIDRs only)

@@ -107,18 +107,6 @@ class Fd {
   int fd_;
 };
 
-class Mapping {
- public:
-  Mapping(void* addr, size_t len) : addr_(addr), len_(len) {}
-  ~Mapping() { munmap(addr_, len_); }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-
- private:
-  void* addr_;
-  size_t len_;
-};
-
 [[noreturn]] void truncated(const std::string& path, uint64_t end) {
   throw InputFailure(path + ": file was truncated while being read (expected " + std::to_string(end) + " bytes)", path);
 }
