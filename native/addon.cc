@@ -123,7 +123,13 @@ class MergeTable : public Napi::ObjectWrap<MergeTable> {
     b.reserve(n, true);
     ColumnArray<uint8_t> keys;
     keys.extend(n * KEY_BYTES);
-    for (auto* a : {&b.count, &b.packets, &b.bytes, &b.maxTimeout}) a->extend(n);
+    // Each step hands the memory it is done with to the builder's cache for the next ones: the
+    // table's index before its entries are copied out, the entries after, the keys once read.
+    if (table_) table_->giveIndex(b.cache());
+    for (auto* a : {&b.count, &b.packets, &b.bytes, &b.maxTimeout}) {
+      a->reserve(n, &b.cache());
+      a->extend(n);
+    }
     if (table_) {
       table_->copyKeys(keys.data());
       table_->copyValueColumns(b.count.data(), b.packets.data(), b.bytes.data(), b.maxTimeout.data());
@@ -131,7 +137,7 @@ class MergeTable : public Napi::ObjectWrap<MergeTable> {
       table_.reset();
     }
     if (const char* problem = b.addClasses(keys.data(), n, true)) throw Napi::RangeError::New(env, problem);
-    b.finish(keys.data(), info[2].ToBoolean().Value(), [&keys] { keys.reset(); });
+    b.finish(keys.data(), info[2].ToBoolean().Value(), [&] { b.cache().give(keys.releaseMapping()); });
     return dimensionsObject(env, b);
   }
 

@@ -230,15 +230,21 @@ std::vector<double> DimensionBuilder::initialStateCounts() {
 
 void DimensionBuilder::reserve(size_t classes, bool interners) {
   if (n_ != 0) return;
-  if (interners) expected_ = classes;
-  for (auto* a : {&family, &proto, &state, &flags, &anyLocal_}) a->reserve(classes);
-  for (auto* a : {&dport, &src, &dst, &remote, &local, &service, &srcPrefix, &rss}) a->reserve(classes);
-  for (auto* a : {&count, &packets, &bytes, &maxTimeout}) a->reserve(classes);
   // Ids: about one address and one remote+service+state per class on a flood; fewer of the rest.
   addrFamily.reserve(classes);
   isLocal_.reserve(classes);
-  for (auto* a : {&addrOffset_, &localCount, &addrRank, &rssRank}) a->reserve(classes);
+  addrOffset_.reserve(classes);
   rssClass.reserve(classes);
+  if (interners) {
+    // A finished table: the columns are made at their final size when first filled, from the
+    // cache's memory where it has some (see columns()).
+    expected_ = classes;
+    return;
+  }
+  for (auto* a : {&family, &proto, &state, &flags, &anyLocal_}) a->reserve(classes);
+  for (auto* a : {&dport, &src, &dst, &remote, &local, &service, &srcPrefix, &rss}) a->reserve(classes);
+  for (auto* a : {&count, &packets, &bytes, &maxTimeout}) a->reserve(classes);
+  for (auto* a : {&localCount, &addrRank, &rssRank}) a->reserve(classes);
   for (int d : {0, 1, 2, 5}) {
     sumCount[d].reserve(classes);
     sumUnreplied[d].reserve(classes);
@@ -276,11 +282,18 @@ const char* DimensionBuilder::addClasses(const uint8_t* keys, size_t to, bool la
   const size_t k = to - from;
   v4Classes_ += k - v6;
   v6Classes_ += v6;
-  for (auto* a : {&family, &proto, &state, &flags, &anyLocal_}) a->extend(k);
-  for (auto* a : {&dport, &src, &dst, &remote, &local, &service, &srcPrefix, &rss}) a->extend(k);
+  for (auto* a : {&family, &proto, &state, &flags, &anyLocal_}) {
+    a->reserve(to, &cache_);
+    a->extend(k);
+  }
+  for (auto* a : {&dport, &src, &dst, &remote, &local, &service, &srcPrefix, &rss}) {
+    a->reserve(to, &cache_);
+    a->extend(k);
+  }
   // Filled by setValues(); paged in now, while the table is still growing. A caller may have
   // written them already.
   for (auto* a : {&count, &packets, &bytes, &maxTimeout}) {
+    a->reserve(to, &cache_);
     if (a->size() < to) a->extend(to - a->size());
   }
 
@@ -334,18 +347,32 @@ const char* DimensionBuilder::addClasses(const uint8_t* keys, size_t to, bool la
   return nullptr;
 }
 
+size_t DimensionBuilder::idArrayBytes(bool traffic) const {
+  const size_t addresses = addrFamily.size();
+  const size_t ids = 3 * addresses + serviceClass.size() + prefixAddr.size() + rssClass.size();
+  // Per id: the count and unreplied sums (and packets and bytes with traffic); per address, the
+  // local count; ranks of services, prefixes, remote+service+states.
+  const size_t doubles = ids * (traffic ? 4 : 2) + addresses + serviceClass.size() + prefixAddr.size() + rssClass.size();
+  return doubles * sizeof(double);
+}
+
 void DimensionBuilder::growIdArrays() {
   const size_t addresses = addrFamily.size();
   const size_t sizes[DIM_COUNT] = {addresses, addresses, addresses, serviceClass.size(), prefixAddr.size(), rssClass.size()};
+  // Up to the ids so far: on a finished table, their final size, first made from the cache's memory.
+  auto grow = [this](ColumnArray<double>& a, size_t to) {
+    a.reserve(to, &cache_);
+    a.extend(to - a.size());
+  };
   for (int d = 0; d < DIM_COUNT; d++) {
-    sumCount[d].extend(sizes[d] - sumCount[d].size());
-    sumUnreplied[d].extend(sizes[d] - sumUnreplied[d].size());
+    grow(sumCount[d], sizes[d]);
+    grow(sumUnreplied[d], sizes[d]);
   }
-  localCount.extend(addresses - localCount.size());
-  addrRank.extend(addresses - addrRank.size());
-  serviceRank.extend(sizes[3] - serviceRank.size());
-  prefixRank.extend(sizes[4] - prefixRank.size());
-  rssRank.extend(sizes[5] - rssRank.size());
+  grow(localCount, addresses);
+  grow(addrRank, addresses);
+  grow(serviceRank, sizes[3]);
+  grow(prefixRank, sizes[4]);
+  grow(rssRank, sizes[5]);
 }
 
 void DimensionBuilder::inferSides() {
@@ -484,20 +511,23 @@ void DimensionBuilder::finish(const uint8_t* keys, bool traffic, const std::func
     in_->prefixes6.reset();
     remoteServiceStates(0, n);
   }
-  in_ = std::make_unique<Interners>();  // all of them freed before the sums touch more memory
-  cache_.clear();
+  in_ = std::make_unique<Interners>();  // all of them freed (to the cache) before the sums touch more memory
+  const size_t addresses = addrFamily.size();
+  cache_.trim(addresses * (16 + sizeof(double)) + idArrayBytes(traffic));
 
   // The last reads of the keys: each address's bytes and tie rank.
-  const size_t addresses = addrFamily.size();
+  addrRank.reserve(addresses, &cache_);
   addrRank.extend(addresses - addrRank.size());
+  addrBytes.reserve(addresses * 16, &cache_);
   addrBytes.extend(addresses * 16 - addrBytes.size());
   for (size_t a = 0; a < addresses; a++) {
     const uint8_t* k = keys + static_cast<size_t>(addrOffset_[a]);
     std::memcpy(addrBytes.data() + a * 16, k, 16);
     addrRank[a] = addrRankOf(addrFamily[a], k);
   }
-  addrOffset_.reset();
+  cache_.give(addrOffset_.releaseMapping());
   if (keysDone) keysDone();
+  cache_.trim(idArrayBytes(traffic));
   growIdArrays();
 
   // Tie ranks: prefixes, services and remotes+services+states from the address of their first class.
@@ -513,7 +543,9 @@ void DimensionBuilder::finish(const uint8_t* keys, bool traffic, const std::func
   const int32_t* ids[DIM_COUNT] = {src.data(), dst.data(), remote.data(), service.data(), srcPrefix.data(), rss.data()};
   for (int d = 0; d < DIM_COUNT; d++) {
     if (traffic) {
+      sumPackets[d].reserve(sumCount[d].size(), &cache_);
       sumPackets[d].extend(sumCount[d].size());
+      sumBytes[d].reserve(sumCount[d].size(), &cache_);
       sumBytes[d].extend(sumCount[d].size());
     }
     sumDimension(ids[d], count.data(), packets.data(), bytes.data(), flags.data(), n, sumCount[d].data(), sumUnreplied[d].data(),
@@ -545,6 +577,7 @@ void DimensionBuilder::finish(const uint8_t* keys, bool traffic, const std::func
     totals[family[i] == 4 ? T_IPV4 : T_IPV6] += c;
     protoCounts[pr] += c;
   }
+  cache_.clear();
 }
 
 namespace {

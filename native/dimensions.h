@@ -112,6 +112,8 @@ class DimensionBuilder {
   static std::vector<double> initialStateCounts();
   /** The per-id sums and ranks as long as the ids so far (zeros). */
   void growIdArrays();
+  /** Bytes the per-id sums and ranks other than addrRank take at their final size. */
+  size_t idArrayBytes(bool traffic) const;
 
   std::vector<uint8_t> cidrs_;
   bool inferred_;

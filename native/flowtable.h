@@ -5,9 +5,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
-
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -87,6 +87,22 @@ class Mapping {
   void* data() const { return p_; }
   size_t bytes() const { return bytes_; }
 
+  /** Gives up ownership: the caller unmaps [data(), data() + bytes()) (whole pages). */
+  void* release() {
+    void* p = p_;
+    p_ = nullptr;
+    bytes_ = 0;
+    return p;
+  }
+
+  /** Splits off the first `bytes` (whole pages, fewer than bytes()) as their own Mapping. */
+  Mapping split(size_t bytes) {
+    Mapping head(p_, bytes);
+    p_ = static_cast<char*>(p_) + bytes;
+    bytes_ -= bytes;
+    return head;
+  }
+
  private:
   void* p_ = nullptr;
   size_t bytes_ = 0;
@@ -100,29 +116,92 @@ class Mapping {
  */
 class MappingCache {
  public:
-  /** Keeps m for a later take() (small ones are unmapped now: they cost little to make again). */
+  /**
+   * Keeps m for a later take() (small ones are unmapped now: they cost little to make again).
+   * Pieces that meet again become one, so that what a big table handed out in parts can serve a
+   * table as big later.
+   */
   void give(Mapping m) {
-    if (m.bytes() >= KEEP_FROM) spare_.push_back(std::move(m));
+    if (m.bytes() < KEEP_FROM) return;
+    for (size_t i = 0; i < spare_.size(); i++) {
+      char* a = static_cast<char*>(spare_[i].data());
+      char* b = static_cast<char*>(m.data());
+      if (a + spare_[i].bytes() == b || b + m.bytes() == a) {
+        const size_t bytes = spare_[i].bytes() + m.bytes();
+        spare_[i].release();
+        m.release();
+        Mapping joined(a < b ? a : b, bytes);
+        spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(i));
+        give(std::move(joined));  // it may meet another piece too
+        return;
+      }
+    }
+    spare_.push_back(std::move(m));
   }
 
-  /** A zero-filled mapping of at least bytes: the smallest kept one that is big enough, else a fresh one. */
-  Mapping take(size_t bytes, bool huge) {
+  /**
+   * A zero-filled mapping of at least bytes from the smallest kept one that is big enough: its
+   * front, whole pages, while the rest is worth keeping; an empty Mapping when none is big enough.
+   */
+  Mapping reuse(size_t bytes) {
+    bytes = (bytes + PAGE - 1) / PAGE * PAGE;
     size_t best = spare_.size();
     for (size_t i = 0; i < spare_.size(); i++) {
       if (spare_[i].bytes() >= bytes && (best == spare_.size() || spare_[i].bytes() < spare_[best].bytes())) best = i;
     }
-    if (best == spare_.size()) return Mapping::fresh(bytes, huge);
-    Mapping m = std::move(spare_[best]);
-    spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(best));
-    std::memset(m.data(), 0, bytes);
+    if (best == spare_.size()) return Mapping();
+    Mapping m;
+    if (spare_[best].bytes() - bytes >= KEEP_FROM) {
+      m = spare_[best].split(bytes);
+    } else {
+      m = std::move(spare_[best]);
+      spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(best));
+    }
+    // Kept mappings may have pages never touched (a reservation's tail): commit them in one call.
+    populate(m.data(), m.bytes());
+    std::memset(m.data(), 0, m.bytes());
     return m;
+  }
+
+  /** A zero-filled mapping of at least bytes: reused when one is kept, else fresh. */
+  Mapping take(size_t bytes, bool huge) {
+    Mapping m = reuse(bytes);
+    return m.data() != nullptr ? std::move(m) : Mapping::fresh(bytes, huge);
+  }
+
+  /**
+   * Keeps no more than about bytes (the biggest mappings, the last one cut to size) and unmaps
+   * the rest: what is kept stays resident, so only what the next steps will ask for is worth it.
+   */
+  void trim(size_t bytes) {
+    std::sort(spare_.begin(), spare_.end(), [](const Mapping& a, const Mapping& b) { return a.bytes() > b.bytes(); });
+    size_t kept = 0;
+    size_t i = 0;
+    for (; i < spare_.size() && kept < bytes; i++) {
+      const size_t room = (bytes - kept + PAGE - 1) / PAGE * PAGE;
+      if (spare_[i].bytes() > room) {
+        Mapping head = spare_[i].split(room);
+        spare_[i] = std::move(head);  // the tail is unmapped as the old value goes
+      }
+      kept += spare_[i].bytes();
+    }
+    spare_.resize(i);
   }
 
   /** Unmaps everything kept. */
   void clear() { spare_.clear(); }
 
+  /** What is kept: bytes, and pieces (after joining). */
+  size_t keptBytes() const {
+    size_t n = 0;
+    for (const Mapping& m : spare_) n += m.bytes();
+    return n;
+  }
+  size_t keptPieces() const { return spare_.size(); }
+
  private:
   static constexpr size_t KEEP_FROM = size_t{1} << 20;
+  static constexpr size_t PAGE = 4096;
   std::vector<Mapping> spare_;
 };
 
@@ -184,8 +263,9 @@ using TableVector = std::vector<T, TableAllocator<T>>;
  * entries). Arrays written in order are better off without: each huge page is cleared whole
  * when first touched, and the last one of each array stays resident whole.
  *
- * Nothing may be written at or past size(): the mapping there is still the kernel's zero fill,
- * which is what lets extend() hand out zeroed elements without clearing them.
+ * Nothing may be written at or past size(): the mapping there is still zero (the kernel's fill, or
+ * a reused mapping's clearing), which is what lets extend() hand out zeroed elements without
+ * clearing them.
  */
 template <typename T, bool huge = true>
 class MappedArray {
@@ -203,13 +283,33 @@ class MappedArray {
   const T* begin() const { return data_; }
   const T* end() const { return data_ + size_; }
 
-  /** Room for n elements (mapped, committed only where written). */
-  void reserve(size_t n) {
+  /**
+   * Room for n elements (mapped, committed only where written). cache: a first mapping may come
+   * from it (committed and cleared; see MappingCache).
+   */
+  void reserve(size_t n, MappingCache* cache = nullptr) {
     if (n <= cap_) return;
     const size_t page = 4096;
     const size_t bytes = (n * sizeof(T) + page - 1) / page * page;
+    if (data_ == nullptr && cache != nullptr) {
+      Mapping m = cache->reuse(bytes);
+      if (m.data() != nullptr) {
+        cap_ = m.bytes() / sizeof(T);
+        data_ = static_cast<T*>(m.release());
+        return;
+      }
+    }
     void* p = data_ == nullptr ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
                                : mremap(data_, cap_ * sizeof(T), bytes, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED && data_ != nullptr) {
+      // A mapping from a MappingCache may be pieces of several kernel mappings, which mremap
+      // refuses to move as one: copy instead.
+      p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (p != MAP_FAILED) {
+        std::memcpy(p, data_, size_ * sizeof(T));
+        munmap(data_, cap_ * sizeof(T));
+      }
+    }
     if (p == MAP_FAILED) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
     if (huge && bytes >= (size_t{2} << 20)) madvise(p, bytes, MADV_HUGEPAGE);
@@ -297,12 +397,20 @@ class FlowTable {
 
   size_t size() const { return entries_.size(); }
 
-  /** Hands all of the table's memory to cache; the table is unusable afterwards. */
-  void giveMemory(MappingCache& cache) {
+  /**
+   * Hands the hash index's memory to cache: the entries (copyKeys, copyValueColumns) stay readable,
+   * nothing else does.
+   */
+  void giveIndex(MappingCache& cache) {
     cache.give(std::move(slotMap_));
     slots_ = nullptr;
-    cache.give(entries_.releaseMapping());
     cache.give(hashes_.releaseMapping());
+  }
+
+  /** Hands all of the table's memory to cache; the table is unusable afterwards. */
+  void giveMemory(MappingCache& cache) {
+    giveIndex(cache);
+    cache.give(entries_.releaseMapping());
   }
 
   /**
