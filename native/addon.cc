@@ -159,6 +159,7 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
                              InstanceMethod("scanBuffer", &CtscopeAddon::Guarded<&CtscopeAddon::ScanBuffer>),
                              InstanceMethod("scanFile", &CtscopeAddon::Guarded<&CtscopeAddon::ScanFile>),
                              InstanceMethod("layout", &CtscopeAddon::Layout),
+                             InstanceMethod("keepScanMemory", &CtscopeAddon::KeepScanMemory),
                              InstanceMethod("buildDimensions", &CtscopeAddon::Guarded<&CtscopeAddon::BuildDimensions>),
                              InstanceMethod("topCandidates", &CtscopeAddon::Guarded<&CtscopeAddon::TopCandidates>),
                          });
@@ -168,6 +169,10 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
 
  private:
   Napi::FunctionReference inputError_;
+  // This instance's (this thread's) last scan: its table's memory and size, for the next scan.
+  bool keepScanMemory_ = false;
+  MappingCache scanMemory_;
+  size_t lastClasses_ = 4096;
 
   template <Napi::Value (CtscopeAddon::*M)(const Napi::CallbackInfo&)>
   Napi::Value Guarded(const Napi::CallbackInfo& info) {
@@ -194,12 +199,41 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     const double end = readOffset(env, info[2], "end");
     if (end > static_cast<double>(bytes.ElementLength())) throw Napi::RangeError::New(env, "scanBuffer: end is past the buffer");
     const Filter filter = readFilter(env, info[3]);
-    Scanner scanner(filter);
+    Scanner scanner(filter, &scanMemory_, lastClasses_);
     if (start < end) {
       const uint8_t* base = bytes.Data();
       scanner.run(base + static_cast<size_t>(start), base + static_cast<size_t>(end));
     }
-    return toAggregate(env, scanner);
+    return aggregateAndKeep(env, scanner);
+  }
+
+  /**
+   * The scan's aggregate; then, when keepScanMemory(true) was called, its table's memory is kept
+   * for this instance's next scan (a worker scans range after range of a big dump), and nothing
+   * more than that.
+   */
+  Napi::Object aggregateAndKeep(const Napi::Env& env, Scanner& scanner) {
+    Napi::Object out = toAggregate(env, scanner);
+    if (keepScanMemory_) {
+      lastClasses_ = scanner.table.size();
+      const size_t bytes = scanner.table.mappedBytes();
+      scanner.table.giveMemory(scanMemory_);
+      scanMemory_.trim(bytes);
+    } else {
+      scanMemory_.clear();
+      lastClasses_ = 4096;
+    }
+    return out;
+  }
+
+  /**
+   * keepScanMemory(keep): whether the scans from now on keep their table's memory for the next
+   * one. Worth it where scans follow one another (a pool worker with more ranges to come);
+   * elsewhere it would stay resident for nothing. The next scan uses what is kept either way.
+   */
+  Napi::Value KeepScanMemory(const Napi::CallbackInfo& info) {
+    keepScanMemory_ = info[0].ToBoolean().Value();
+    return info.Env().Undefined();
   }
 
   /**
@@ -215,13 +249,13 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     const Filter filter = readFilter(env, info[3]);
     ScanFileOptions options;
     if (!info[4].IsUndefined()) options.windowBytes = static_cast<size_t>(readOffset(env, info[4], "windowBytes"));
-    Scanner scanner(filter);
+    Scanner scanner(filter, &scanMemory_, lastClasses_);
     try {
       scanFileRange(path, static_cast<uint64_t>(start), static_cast<uint64_t>(end), scanner, options);
     } catch (const InputFailure& err) {
       throw inputError(env, err.what(), err.path);
     }
-    return toAggregate(env, scanner);
+    return aggregateAndKeep(env, scanner);
   }
 
   Napi::Error inputError(const Napi::Env& env, const std::string& message, const std::string& path) {

@@ -278,6 +278,7 @@ class MappedArray {
   }
 
   size_t size() const { return size_; }
+  size_t capacity() const { return cap_; }
   T& operator[](size_t i) { return data_[i]; }
   const T& operator[](size_t i) const { return data_[i]; }
   const T* begin() const { return data_; }
@@ -387,12 +388,16 @@ using ColumnArray = MappedArray<T, false>;
 
 class FlowTable {
  public:
-  explicit FlowTable(size_t initialEntries = 4096) {
+  /** cache (optional, outlives the table): memory to start from and to hand old slots back to. */
+  explicit FlowTable(size_t initialEntries = 4096, MappingCache* cache = nullptr) : cache_(cache) {
     size_t cap = 16;
     while (cap < initialEntries * 2) cap <<= 1;
-    setSlots(Mapping::fresh(cap * sizeof(uint64_t), true), cap);
-    entries_.reserve(cap / 2);
-    hashes_.reserve(cap / 2);
+    setSlots(slotMemory(cap), cap);
+    // Reused memory is cleared and committed whole: only as much as expected. A fresh reservation
+    // costs nothing until written.
+    const size_t first = cache != nullptr ? initialEntries : cap / 2;
+    entries_.reserve(first, cache);
+    hashes_.reserve(first, cache);
   }
 
   size_t size() const { return entries_.size(); }
@@ -412,6 +417,9 @@ class FlowTable {
     giveIndex(cache);
     cache.give(entries_.releaseMapping());
   }
+
+  /** Bytes of the table's own memory (its mappings, whether touched or not). */
+  size_t mappedBytes() const { return slotMap_.bytes() + entries_.capacity() * sizeof(Entry) + hashes_.capacity() * sizeof(uint64_t); }
 
   /**
    * Room for n entries without moving them again. Big reservations are mapped memory that is only
@@ -529,7 +537,13 @@ class FlowTable {
     double values[VALUE_FIELDS];
   };
 
+  Mapping slotMemory(size_t cap) {
+    const size_t bytes = cap * sizeof(uint64_t);
+    return cache_ != nullptr ? cache_->take(bytes, true) : Mapping::fresh(bytes, true);
+  }
+
   void setSlots(Mapping m, size_t cap) {
+    if (cache_ != nullptr) cache_->give(std::move(slotMap_));
     slotMap_ = std::move(m);
     slots_ = static_cast<uint64_t*>(slotMap_.data());
     mask_ = cap - 1;
@@ -537,7 +551,7 @@ class FlowTable {
 
   void grow() {
     const size_t cap = (mask_ + 1) * 2;
-    setSlots(Mapping::fresh(cap * sizeof(uint64_t), true), cap);
+    setSlots(slotMemory(cap), cap);
     const size_t n = hashes_.size();
     for (size_t i = 0; i < n; i++) {
       const uint64_t h = hashes_[i];
@@ -556,6 +570,7 @@ class FlowTable {
     denseSize_ = entries_.size();
   }
 
+  MappingCache* cache_;
   Mapping slotMap_;
   uint64_t* slots_ = nullptr;     // (hash & 0xffffffff00000000) | (entry index + 1); 0 = empty
   MappedArray<uint64_t> hashes_;  // per entry, so growing never rehashes keys

@@ -85,7 +85,12 @@ inline bool filterPasses(const Filter& f, const uint8_t* key, bool ports, int sp
 
 class Scanner {
  public:
-  explicit Scanner(const Filter& filter) : filter_(filter) {}
+  /**
+   * cache (optional, outlives the scanner): memory an earlier scan's table left, for this one's.
+   * expectedClasses: the table's first size (a guess; it grows as needed).
+   */
+  explicit Scanner(const Filter& filter, MappingCache* cache = nullptr, size_t expectedClasses = 4096)
+      : table(expectedClasses, cache), filter_(filter) {}
   Scanner(const Scanner&) = delete;
   Scanner& operator=(const Scanner&) = delete;
 

@@ -189,6 +189,40 @@ describe.skipIf(!addon)("native tokenizer equals the TS tokenizer", () => {
     }
   });
 
+  it("when each scan starts from the memory the previous one kept (as pool workers do)", { timeout: 120_000 }, () => {
+    const gen = new LineGen(SEED ^ 0x165667b1);
+    // Tables of very different sizes one after another: each starts at the size of the last.
+    const big = gen.join(gen.lines(60_000, 0.05));
+    const small = gen.join(gen.lines(300, 0.2));
+    const path = join(tmp, "kept.txt");
+    writeFileSync(path, big);
+    addon!.keepScanMemory(true);
+    try {
+      for (let round = 0; round < 3; round++) {
+        const filter = round === 1 ? gen.filter() : emptyFilter();
+        sameFile(
+          `kept, whole, round ${round}`,
+          path,
+          0,
+          big.length,
+          filter,
+          same(`kept, whole, round ${round}`, big, 0, big.length, filter),
+        );
+        same(`kept, small, round ${round}`, small, 0, small.length, filter);
+        const cuts = gen.newlineSplits(big, 5);
+        for (let i = 0; i + 1 < cuts.length; i++) {
+          const [s, e] = [cuts[i]!, cuts[i + 1]!];
+          sameFile(`kept, chunk ${i} round ${round}`, path, s, e, filter, same(`kept, chunk ${i} round ${round}`, big, s, e, filter));
+        }
+      }
+    } finally {
+      addon!.keepScanMemory(false);
+    }
+    // The scan after keepScanMemory(false) still uses what was kept, then frees it.
+    same("after keeping", big, 0, big.length);
+    same("after freeing", small, 0, small.length);
+  });
+
   it("on a line longer than the mmap window and a file without any newline", () => {
     const gen = new LineGen(SEED);
     const long = `${gen.valid("plain")} labels=${"x".repeat(70_000)}`;

@@ -19,6 +19,8 @@ export interface NativeAddon {
   setErrorClasses(classes: { InputError: typeof InputError }): void;
   scanBuffer(bytes: Uint8Array, start: number, end: number, filter: CompiledFilter): ChunkAggregate;
   scanFile(path: string, start: number, end: number, filter: CompiledFilter): ChunkAggregate;
+  /** Whether this instance's scans keep their table's memory for the next scan (pool workers). */
+  keepScanMemory(keep: boolean): void;
   /** Layout constants compiled into the addon, to check against src/parse/layout.ts. */
   layout(): Record<string, number>;
   /** An incremental merge; add() arguments are checked by the caller (whole keys, VALUE_FIELDS values per key). */
@@ -78,8 +80,8 @@ export function loadAddon(): { addon: NativeAddon | null; path: string | null; t
       const addon = require(p) as NativeAddon;
       if (typeof addon.scanBuffer !== "function") throw new Error("not a ctscope addon (no scanBuffer export)");
       // A build from older sources (not rebuilt after an update) would fail later, mid-analysis.
-      if (typeof addon.MergeTable?.prototype?.dimensions !== "function") {
-        throw new Error("built from older ctscope sources (no MergeTable.dimensions): rebuild it with `npm run build:native`");
+      if (typeof addon.MergeTable?.prototype?.dimensions !== "function" || typeof addon.keepScanMemory !== "function") {
+        throw new Error("built from older ctscope sources: rebuild it with `npm run build:native`");
       }
       addon.setErrorClasses({ InputError });
       cached = { addon, path: p, tried };

@@ -197,10 +197,12 @@ async function runPooled(
     if (failure) break;
     if (s.kind === "file") {
       const ranges = planRanges(s.path, s.size, threads);
+      const moreSources = si < sources.length - 1;
       ranges.forEach((r, order) => {
-        track(
-          submit(pool.run({ kind: "range", path: s.path, start: r.start, end: r.end, filter, backend }), si, order, r.end - r.start, true),
-        );
+        // The last range of each worker frees its memory: nothing follows that could reuse it.
+        const keepMemory = moreSources || order < ranges.length - threads;
+        const task = { kind: "range", path: s.path, start: r.start, end: r.end, filter, backend, keepMemory } as const;
+        track(submit(pool.run(task), si, order, r.end - r.start, true));
       });
     } else {
       let order = 0;
@@ -211,7 +213,8 @@ async function runPooled(
         // Read the size first: transferring the buffer detaches it (block.length becomes 0).
         const size = block.length;
         const own = ownedBuffer(block);
-        track(submit(pool.run({ kind: "bytes", bytes: block, filter, backend }, own ? [own] : []), si, order++, size, false));
+        const task = { kind: "bytes", bytes: block, filter, backend, keepMemory: true } as const;
+        track(submit(pool.run(task, own ? [own] : []), si, order++, size, false));
       }
     }
   }

@@ -69,11 +69,15 @@ export interface TableMerge {
 }
 
 /** What a worker is asked to scan. */
+/**
+ * keepMemory: more tasks are likely to follow on the same worker, so the native backend keeps this
+ * scan's table memory for the next one (otherwise it is freed when the scan ends).
+ */
 export type ScanTask =
   /** A byte range of a regular file: the worker reads (or maps) it itself. */
-  | { kind: "range"; path: string; start: number; end: number; filter: CompiledFilter; backend: BackendChoice }
+  | { kind: "range"; path: string; start: number; end: number; filter: CompiledFilter; backend: BackendChoice; keepMemory?: boolean }
   /** A block of a stream (stdin, gzip, /proc): bytes travel with the task. */
-  | { kind: "bytes"; bytes: Uint8Array; filter: CompiledFilter; backend: BackendChoice };
+  | { kind: "bytes"; bytes: Uint8Array; filter: CompiledFilter; backend: BackendChoice; keepMemory?: boolean };
 
 export type BackendName = "native" | "ts";
 export type BackendChoice = "auto" | BackendName;

@@ -1,7 +1,7 @@
 /** Piscina worker: runs the chosen backend on one range or block and returns its aggregate. */
 import Piscina from "piscina";
 import { CtscopeError } from "../errors.js";
-import { getBackend } from "./backend.js";
+import { getBackend, nativeAddon } from "./backend.js";
 import type { ChunkAggregate, ScanTask } from "./contract.js";
 import { ownedBuffer } from "./transfer.js";
 
@@ -26,6 +26,8 @@ class MovedResult {
 export default function scan(task: ScanTask): WorkerResult {
   try {
     const backend = getBackend(task.backend);
+    // When more tasks follow, the next scan here starts from the memory this one's table leaves.
+    if (backend.name === "native") nativeAddon()?.keepScanMemory(task.keepMemory === true);
     const result =
       task.kind === "range"
         ? backend.scanFile(task.path, task.start, task.end, task.filter)
