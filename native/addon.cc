@@ -82,12 +82,18 @@ class MergeTable : public Napi::ObjectWrap<MergeTable> {
 
   std::unique_ptr<FlowTable> table_;
 
-  /** add(keys, values): one chunk's table. */
+  /** add(keys, values, expectedClasses): one chunk's table; the last argument sizes a new table (0: this chunk's size). */
   Napi::Value Add(const Napi::CallbackInfo& info) {
     const Napi::Uint8Array k = info[0].As<Napi::Uint8Array>();
     const Napi::Float64Array v = info[1].As<Napi::Float64Array>();
     const size_t n = k.ElementLength() / KEY_BYTES;
-    if (!table_) table_ = std::make_unique<FlowTable>(n < 4096 ? 4096 : n);
+    if (!table_) {
+      const double expected = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
+      size_t first = n < 4096 ? 4096 : n;
+      // A guess from the caller (chunks planned times their mean size); a wild one is ignored.
+      if (expected > static_cast<double>(first) && expected <= static_cast<double>(first) * 1024) first = static_cast<size_t>(expected);
+      table_ = std::make_unique<FlowTable>(first);
+    }
     FlowTable& table = *table_;
     alignas(8) uint64_t key[FlowTable::WORDS];
     const uint8_t* kp = k.Data();

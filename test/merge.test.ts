@@ -67,6 +67,26 @@ describe.skipIf(!addon)("native tableMerge", () => {
     }
   });
 
+  it("a guess at the final size (none, too small, right, too big, wild) changes nothing in the result", () => {
+    const tables = chunks(seed + 3);
+    const reference = tsMerge(tables);
+    const entries = tables.reduce((s, t) => s + t.keys.length / KEY_BYTES, 0);
+    for (const guess of [0, 1, reference.keys.length / KEY_BYTES, entries * 20, 1e15, Number.NaN, -5]) {
+      const m = native.tableMerge!();
+      for (const t of tables) m.add(t.keys, t.values, guess);
+      const a = m.take();
+      expect(Buffer.from(a.keys).equals(Buffer.from(reference.keys)), `guess ${guess}`).toBe(true);
+      expect(Array.from(a.values), `guess ${guess}`).toEqual(Array.from(reference.values));
+    }
+    // Through a Merger told how many chunks to expect.
+    const merger = new Merger(native);
+    merger.planChunks(tables.length);
+    tables.forEach((t, i) =>
+      merger.add(0, i, { counters: new Float64Array(16), hist: new Float64Array(30), ...t, malformedLines: [], malformedText: [] }),
+    );
+    expect(Buffer.from(merger.table.keys).equals(Buffer.from(reference.keys))).toBe(true);
+  });
+
   it("keeps the largest timeout and -1 when no entry had one", () => {
     const key = new Uint8Array(KEY_BYTES).fill(7);
     const one = (count: number, timeout: number) => ({ keys: key, values: Float64Array.from([count, 1, 2, timeout]) });

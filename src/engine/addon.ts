@@ -25,7 +25,7 @@ export interface NativeAddon {
   layout(): Record<string, number>;
   /** An incremental merge; add() arguments are checked by the caller (whole keys, VALUE_FIELDS values per key). */
   MergeTable: new () => {
-    add(keys: Uint8Array, values: Float64Array): void;
+    add(keys: Uint8Array, values: Float64Array, expectedClasses: number): void;
     take(): { keys: Uint8Array; values: Float64Array };
     dimensions(inferred: boolean, cidrs: Uint8Array, traffic: boolean): Dimensions;
   };

@@ -193,10 +193,13 @@ async function runPooled(
     inflight.add(q);
     q.finally(() => inflight.delete(q));
   };
+  // Files are planned first: the merge sizes its table for the number of ranges.
+  const plans = sources.map((s) => (s.kind === "file" ? planRanges(s.path, s.size, threads) : null));
+  if (plans.every((p) => p !== null)) merger.planChunks(plans.reduce((a, p) => a + p!.length, 0));
   for (const [si, s] of sources.entries()) {
     if (failure) break;
     if (s.kind === "file") {
-      const ranges = planRanges(s.path, s.size, threads);
+      const ranges = plans[si]!;
       const moreSources = si < sources.length - 1;
       ranges.forEach((r, order) => {
         // The last range of each worker frees its memory: nothing follows that could reuse it.

@@ -53,10 +53,10 @@ export function getBackend(choice?: BackendChoice): Backend {
   const tableMerge = (): TableMerge => {
     const m = new addon.MergeTable();
     return {
-      add(keys, values) {
+      add(keys, values, expectedClasses = 0) {
         // Checked here so that a bad table fails the same way whichever backend merges.
         checkTable("tableMerge", keys, values, keys.length / KEY_BYTES);
-        m.add(keys, values);
+        m.add(keys, values, Number.isSafeInteger(expectedClasses) && expectedClasses > 0 ? expectedClasses : 0);
       },
       take: () => m.take(),
       dimensions: (local, traffic) => m.dimensions(local.mode === "inferred", encodeCidrs(local.cidrs), traffic),

@@ -58,7 +58,8 @@ export function isEmptyFilter(f: CompiledFilter): boolean {
 
 /** An incremental merge of chunk tables. */
 export interface TableMerge {
-  add(keys: Uint8Array, values: Float64Array): void;
+  /** expectedClasses: a guess at the merged table's final size, used when it is first made (0: none). */
+  add(keys: Uint8Array, values: Float64Array, expectedClasses?: number): void;
   /** Everything added since the last take(), merged; the merge starts empty again. */
   take(): { keys: Uint8Array; values: Float64Array };
   /**

@@ -40,6 +40,8 @@ export class Merger {
   readonly counters = new Float64Array(COUNTER_FIELDS);
   readonly hist = new Float64Array(HIST_FIELDS);
   private readonly chunks: ChunkLines[] = [];
+  /** Chunks the caller plans to add (0: unknown). */
+  private plannedChunks = 0;
 
   /**
    * backend: with its tableMerge (native) each chunk is summed in native memory as it arrives, and
@@ -56,6 +58,14 @@ export class Merger {
     this.tsTable = new FlowTable(this.native ? 16 : 4096);
   }
 
+  /**
+   * How many chunks will be added in all: the native merge then makes its table about as big as
+   * it will get from the start, instead of growing it (and rehashing millions of classes) twice.
+   */
+  planChunks(n: number): void {
+    this.plannedChunks = n;
+  }
+
   /** order: position of the chunk within its source, for line numbering. */
   add(source: number, order: number, agg: ChunkAggregate): void {
     for (let i = 0; i < COUNTER_FIELDS; i++) this.counters[i]! += agg.counters[i]!;
@@ -68,7 +78,10 @@ export class Merger {
       } else {
         // Read already, or the first chunk: the merge goes on from that table.
         if (this.merged) {
-          this.native.add(this.merged.keys, this.merged.values);
+          // The first two chunks' mean size for each planned chunk: most classes of a big dump
+          // appear in one chunk only (a remote's flows are spread, a flow class is not).
+          const mean = (this.merged.size + agg.keys.length / KEY_BYTES) / 2;
+          this.native.add(this.merged.keys, this.merged.values, Math.round(mean * this.plannedChunks));
           // Only a first chunk of the caller's is theirs to free; a table read from the merge is not.
           if (this.releaseChunks && this.mergedIsChunk) releaseBuffers([this.merged.keys, this.merged.values]);
         }
