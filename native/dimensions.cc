@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <queue>
+#include <system_error>
+#include <thread>
 
 #include "tokenizer.h"
 
@@ -109,6 +112,72 @@ class Interner {
   size_t size_ = 0;
 };
 
+/**
+ * Open-addressing set of keys below 2^63: half an interner's memory (8 bytes a slot: the key with
+ * its top bit set, 0 = empty), for passes that only ask whether a key is new.
+ */
+class KeySet {
+ public:
+  KeySet(size_t expected, MappingCache* cache) : cache_(cache) {
+    size_t cap = 1024;
+    while (cap < expected * 2) cap <<= 1;
+    setSlots(cap);
+  }
+  ~KeySet() {
+    if (cache_ != nullptr) cache_->give(std::move(map_));
+  }
+  KeySet(const KeySet&) = delete;
+  KeySet& operator=(const KeySet&) = delete;
+
+  /** Adds key; true when it was not there yet. */
+  bool insert(uint64_t key) {
+    const uint64_t stored = key | TOP;
+    size_t s = mix64(key) & mask_;
+    for (;;) {
+      const uint64_t v = slots_[s];
+      if (v == 0) break;
+      if (v == stored) return false;
+      s = (s + 1) & mask_;
+    }
+    slots_[s] = stored;
+    if (++size_ * 2 > mask_ + 1) grow();
+    return true;
+  }
+
+  void prefetch(uint64_t key) const { __builtin_prefetch(&slots_[mix64(key) & mask_]); }
+
+ private:
+  static constexpr uint64_t TOP = uint64_t{1} << 63;
+
+  void setSlots(size_t cap) {
+    const size_t bytes = cap * sizeof(uint64_t);
+    map_ = cache_ != nullptr ? cache_->take(bytes, true) : Mapping::fresh(bytes, true);
+    slots_ = static_cast<uint64_t*>(map_.data());
+    mask_ = cap - 1;
+  }
+
+  void grow() {
+    Mapping old = std::move(map_);
+    const uint64_t* from = slots_;
+    const size_t oldCap = mask_ + 1;
+    setSlots(oldCap * 2);
+    for (size_t i = 0; i < oldCap; i++) {
+      const uint64_t v = from[i];
+      if (v == 0) continue;
+      size_t s = mix64(v & ~TOP) & mask_;
+      while (slots_[s] != 0) s = (s + 1) & mask_;
+      slots_[s] = v;
+    }
+    if (cache_ != nullptr) cache_->give(std::move(old));
+  }
+
+  MappingCache* cache_;
+  Mapping map_;
+  uint64_t* slots_ = nullptr;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
 using Interner64 = Interner<uint64_t>;
 using Interner128 = Interner<Key128>;
 
@@ -197,6 +266,37 @@ void sumDimension(const int32_t* id, const double* classCount, const double* cla
 }
 
 /** An interner made on first use, sized for the classes expected. */
+/**
+ * Runs a and b at once (b on a thread of its own; one after the other when no thread can be
+ * made), and rethrows what either threw once both are done.
+ */
+template <typename A, typename B>
+void bothAtOnce(A&& a, B&& b) {
+  std::exception_ptr failed;
+  std::thread t;
+  try {
+    t = std::thread([&] {
+      try {
+        b();
+      } catch (...) {
+        failed = std::current_exception();
+      }
+    });
+  } catch (const std::system_error&) {
+    a();
+    b();
+    return;
+  }
+  try {
+    a();
+  } catch (...) {
+    t.join();
+    throw;
+  }
+  t.join();
+  if (failed) std::rethrow_exception(failed);
+}
+
 template <typename I>
 I& lazy(std::unique_ptr<I>& p, size_t expected, MappingCache& cache) {
   if (!p) p = std::make_unique<I>(expected, &cache);
@@ -391,7 +491,7 @@ void DimensionBuilder::inferSides() {
     freq_[src[i]] += c;
     if (dst[i] != src[i]) freq_[dst[i]] += c;
   }
-  Interner64 pairs(n, &cache_);
+  KeySet pairs(n, &cache_);
   auto pairOf = [&](size_t i) {
     const uint32_t a = static_cast<uint32_t>(src[i] < dst[i] ? src[i] : dst[i]);
     const uint32_t b = static_cast<uint32_t>(src[i] < dst[i] ? dst[i] : src[i]);
@@ -404,9 +504,7 @@ void DimensionBuilder::inferSides() {
       __builtin_prefetch(&peers_[dst[i + AHEAD]]);
     }
     const uint64_t pk = pairOf(i);
-    const size_t before = pairs.size();
-    pairs.id(pk);
-    if (pairs.size() > before) {
+    if (pairs.insert(pk)) {
       const uint32_t a = static_cast<uint32_t>(pk >> 32);
       const uint32_t b = static_cast<uint32_t>(pk);
       peers_[a]++;
@@ -500,15 +598,22 @@ void DimensionBuilder::setValues(const double* vals) {
 void DimensionBuilder::finish(const uint8_t* keys, bool traffic, const std::function<void()>& keysDone) {
   const size_t n = n_;
   if (inferred_) {
-    inferSides();
-    sides(0, n);
-    std::vector<double>().swap(freq_);  // freed, not just emptied
-    std::vector<double>().swap(peers_);
-    services(0, n);
-    in_->services.reset();
-    prefixes(keys, 0, n);
-    in_->prefixes4.reset();
-    in_->prefixes6.reset();
+    // Two chains that share nothing but read-only columns: the sides, and the services and
+    // prefixes; remote+service+states need both.
+    bothAtOnce(
+        [&] {
+          inferSides();
+          sides(0, n);
+          std::vector<double>().swap(freq_);  // freed, not just emptied
+          std::vector<double>().swap(peers_);
+        },
+        [&] {
+          services(0, n);
+          in_->services.reset();
+          prefixes(keys, 0, n);
+          in_->prefixes4.reset();
+          in_->prefixes6.reset();
+        });
     remoteServiceStates(0, n);
   }
   in_ = std::make_unique<Interners>();  // all of them freed (to the cache) before the sums touch more memory
@@ -541,7 +646,8 @@ void DimensionBuilder::finish(const uint8_t* keys, bool traffic, const std::func
     if (anyLocal_[i] != 0) localCount[local[i]] += count[i];
   }
   const int32_t* ids[DIM_COUNT] = {src.data(), dst.data(), remote.data(), service.data(), srcPrefix.data(), rss.data()};
-  for (int d = 0; d < DIM_COUNT; d++) {
+  // Each dimension's sums are its own: half of them on a second thread.
+  auto sumsOf = [&](int d) {
     if (traffic) {
       sumPackets[d].reserve(sumCount[d].size(), &cache_);
       sumPackets[d].extend(sumCount[d].size());
@@ -552,7 +658,14 @@ void DimensionBuilder::finish(const uint8_t* keys, bool traffic, const std::func
                  traffic ? sumPackets[d].data() : nullptr,
                  traffic ? sumBytes[d].data() : nullptr);
     for (size_t id = 0; id < sumCount[d].size(); id++) distinct[d] += sumCount[d][id] > 0 ? 1 : 0;
-  }
+  };
+  bothAtOnce(
+      [&] {
+        for (int d : {0, 2, 4}) sumsOf(d);
+      },
+      [&] {
+        for (int d : {1, 3, 5}) sumsOf(d);
+      });
   // Entries per protocol and state, and the totals.
   for (size_t i = 0; i < n; i++) {
     const int pr = proto[i];

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <vector>
 
@@ -123,20 +124,8 @@ class MappingCache {
    */
   void give(Mapping m) {
     if (m.bytes() < KEEP_FROM) return;
-    for (size_t i = 0; i < spare_.size(); i++) {
-      char* a = static_cast<char*>(spare_[i].data());
-      char* b = static_cast<char*>(m.data());
-      if (a + spare_[i].bytes() == b || b + m.bytes() == a) {
-        const size_t bytes = spare_[i].bytes() + m.bytes();
-        spare_[i].release();
-        m.release();
-        Mapping joined(a < b ? a : b, bytes);
-        spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(i));
-        give(std::move(joined));  // it may meet another piece too
-        return;
-      }
-    }
-    spare_.push_back(std::move(m));
+    const std::lock_guard<std::mutex> hold(lock_);
+    giveLocked(std::move(m));
   }
 
   /**
@@ -144,22 +133,12 @@ class MappingCache {
    * front, whole pages, while the rest is worth keeping; an empty Mapping when none is big enough.
    */
   Mapping reuse(size_t bytes) {
-    bytes = (bytes + PAGE - 1) / PAGE * PAGE;
-    size_t best = spare_.size();
-    for (size_t i = 0; i < spare_.size(); i++) {
-      if (spare_[i].bytes() >= bytes && (best == spare_.size() || spare_[i].bytes() < spare_[best].bytes())) best = i;
+    Mapping m = carve(bytes);
+    if (m.data() != nullptr) {
+      // Kept mappings may have pages never touched (a reservation's tail): commit them in one call.
+      populate(m.data(), m.bytes());
+      std::memset(m.data(), 0, m.bytes());
     }
-    if (best == spare_.size()) return Mapping();
-    Mapping m;
-    if (spare_[best].bytes() - bytes >= KEEP_FROM) {
-      m = spare_[best].split(bytes);
-    } else {
-      m = std::move(spare_[best]);
-      spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(best));
-    }
-    // Kept mappings may have pages never touched (a reservation's tail): commit them in one call.
-    populate(m.data(), m.bytes());
-    std::memset(m.data(), 0, m.bytes());
     return m;
   }
 
@@ -174,6 +153,7 @@ class MappingCache {
    * the rest: what is kept stays resident, so only what the next steps will ask for is worth it.
    */
   void trim(size_t bytes) {
+    const std::lock_guard<std::mutex> hold(lock_);
     std::sort(spare_.begin(), spare_.end(), [](const Mapping& a, const Mapping& b) { return a.bytes() > b.bytes(); });
     size_t kept = 0;
     size_t i = 0;
@@ -189,21 +169,64 @@ class MappingCache {
   }
 
   /** Unmaps everything kept. */
-  void clear() { spare_.clear(); }
+  void clear() {
+    const std::lock_guard<std::mutex> hold(lock_);
+    spare_.clear();
+  }
 
   /** What is kept: bytes, and pieces (after joining). */
   size_t keptBytes() const {
+    const std::lock_guard<std::mutex> hold(lock_);
     size_t n = 0;
     for (const Mapping& m : spare_) n += m.bytes();
     return n;
   }
-  size_t keptPieces() const { return spare_.size(); }
+  size_t keptPieces() const {
+    const std::lock_guard<std::mutex> hold(lock_);
+    return spare_.size();
+  }
 
  private:
   static constexpr size_t KEEP_FROM = size_t{1} << 20;
   static constexpr size_t PAGE = 4096;
+
+  void giveLocked(Mapping m) {
+    for (size_t i = 0; i < spare_.size(); i++) {
+      char* a = static_cast<char*>(spare_[i].data());
+      char* b = static_cast<char*>(m.data());
+      if (a + spare_[i].bytes() == b || b + m.bytes() == a) {
+        const size_t bytes = spare_[i].bytes() + m.bytes();
+        spare_[i].release();
+        m.release();
+        Mapping joined(a < b ? a : b, bytes);
+        spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(i));
+        giveLocked(std::move(joined));  // it may meet another piece too
+        return;
+      }
+    }
+    spare_.push_back(std::move(m));
+  }
+
+  /** The front of the best fit, taken out of the cache (not cleared). */
+  Mapping carve(size_t bytes) {
+    bytes = (bytes + PAGE - 1) / PAGE * PAGE;
+    const std::lock_guard<std::mutex> hold(lock_);
+    size_t best = spare_.size();
+    for (size_t i = 0; i < spare_.size(); i++) {
+      if (spare_[i].bytes() >= bytes && (best == spare_.size() || spare_[i].bytes() < spare_[best].bytes())) best = i;
+    }
+    if (best == spare_.size()) return Mapping();
+    if (spare_[best].bytes() - bytes >= KEEP_FROM) return spare_[best].split(bytes);
+    Mapping m = std::move(spare_[best]);
+    spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(best));
+    return m;
+  }
+
+  // Two dimension passes may run at once (DimensionBuilder::finish): one lock, held only briefly.
+  mutable std::mutex lock_;
   std::vector<Mapping> spare_;
 };
+
 
 /**
  * Allocator for the table's arrays: big ones are mapped directly and marked for transparent huge
