@@ -106,11 +106,7 @@ class MergeTable : public Napi::ObjectWrap<MergeTable> {
         table.prefetch(FlowTable::hash(ahead));
       }
       std::memcpy(key, kp, KEY_BYTES);
-      double* d = table.find(key);
-      d[V_COUNT] += vp[V_COUNT];
-      d[V_PACKETS] += vp[V_PACKETS];
-      d[V_BYTES] += vp[V_BYTES];
-      if (vp[V_MAX_TIMEOUT] > d[V_MAX_TIMEOUT]) d[V_MAX_TIMEOUT] = vp[V_MAX_TIMEOUT];
+      table.add(key, vp[V_COUNT], vp[V_PACKETS], vp[V_BYTES], vp[V_MAX_TIMEOUT]);
     }
     return info.Env().Undefined();
   }

@@ -439,10 +439,14 @@ class FlowTable {
   void giveMemory(MappingCache& cache) {
     giveIndex(cache);
     cache.give(entries_.releaseMapping());
+    cache.give(traffic_.releaseMapping());
   }
 
   /** Bytes of the table's own memory (its mappings, whether touched or not). */
-  size_t mappedBytes() const { return slotMap_.bytes() + entries_.capacity() * sizeof(Entry) + hashes_.capacity() * sizeof(uint64_t); }
+  size_t mappedBytes() const {
+    return slotMap_.bytes() + entries_.capacity() * sizeof(Entry) + hashes_.capacity() * sizeof(uint64_t) +
+           traffic_.capacity() * sizeof(double);
+  }
 
   /**
    * Room for n entries without moving them again. Big reservations are mapped memory that is only
@@ -463,21 +467,26 @@ class FlowTable {
 
   /** The values, VALUE_FIELDS each, in first-seen order, into out. */
   void copyValues(double* out) const {
-    for (const Entry& e : entries_) {
-      std::memcpy(out, e.values, sizeof e.values);
+    const bool traffic = traffic_.size() != 0;
+    for (size_t i = 0; i < entries_.size(); i++) {
+      const Entry& e = entries_[i];
+      out[V_COUNT] = e.count;
+      out[V_PACKETS] = traffic ? traffic_[2 * i] : 0;
+      out[V_BYTES] = traffic ? traffic_[2 * i + 1] : 0;
+      out[V_MAX_TIMEOUT] = e.maxTimeout;
       out += VALUE_FIELDS;
     }
   }
 
   /** The values as four columns (n doubles each), in first-seen order. */
   void copyValueColumns(double* count, double* packets, double* bytes, double* maxTimeout) const {
-    size_t i = 0;
-    for (const Entry& e : entries_) {
-      count[i] = e.values[V_COUNT];
-      packets[i] = e.values[V_PACKETS];
-      bytes[i] = e.values[V_BYTES];
-      maxTimeout[i] = e.values[V_MAX_TIMEOUT];
-      i++;
+    const bool traffic = traffic_.size() != 0;
+    for (size_t i = 0; i < entries_.size(); i++) {
+      const Entry& e = entries_[i];
+      count[i] = e.count;
+      packets[i] = traffic ? traffic_[2 * i] : 0;
+      bytes[i] = traffic ? traffic_[2 * i + 1] : 0;
+      maxTimeout[i] = e.maxTimeout;
     }
   }
 
@@ -491,8 +500,27 @@ class FlowTable {
     return denseValues_.data();
   }
 
-  /** Values of the entry for key (KEY_BYTES bytes, 8-byte aligned), inserting a fresh entry when new. */
-  double* find(const uint64_t* key) { return find(key, hash(key)); }
+  /**
+   * Adds to the values of the entry for key (KEY_BYTES bytes, 8-byte aligned; a fresh entry when
+   * new): count, packets and bytes are summed, the largest timeout kept.
+   */
+  void add(const uint64_t* key, double count, double packets, double bytes, double timeout) {
+    add(key, hash(key), count, packets, bytes, timeout);
+  }
+
+  /** add() with the key's hash() already computed. */
+  void add(const uint64_t* key, uint64_t h, double count, double packets, double bytes, double timeout) {
+    const size_t i = find(key, h);
+    Entry& e = entries_[i];
+    e.count += count;
+    if (timeout > e.maxTimeout) e.maxTimeout = timeout;
+    // Adding zero would change nothing: dumps without counters never touch the traffic array.
+    if (packets != 0 || bytes != 0) {
+      if (traffic_.size() == 0) traffic_.extend(2 * entries_.size());
+      traffic_[2 * i] += packets;
+      traffic_[2 * i + 1] += bytes;
+    }
+  }
 
   /** Start loading the slot a key with this hash will probe first (the table can be far bigger than the cache). */
   void prefetch(uint64_t h) const { __builtin_prefetch(&slots_[static_cast<size_t>(h) & mask_]); }
@@ -501,40 +529,8 @@ class FlowTable {
   void prefetchEntry(uint64_t h) const {
     const uint64_t s = slots_[static_cast<size_t>(h) & mask_];
     if (s != 0 && (s & ~uint64_t{0xffffffff}) == (h & ~uint64_t{0xffffffff})) {
-      const Entry* e = &entries_[static_cast<uint32_t>(s) - 1];
-      __builtin_prefetch(e);
-      __builtin_prefetch(reinterpret_cast<const char*>(e) + 64);
+      __builtin_prefetch(&entries_[static_cast<uint32_t>(s) - 1]);
     }
-  }
-
-  /** find() with the key's hash() already computed. */
-  double* find(const uint64_t* key, uint64_t h) {
-    const uint64_t tag = h & ~uint64_t{0xffffffff};
-    size_t slot = static_cast<size_t>(h) & mask_;
-    for (;;) {
-      const uint64_t s = slots_[slot];
-      if (s == 0) break;
-      // A slot holds the hash's high half and the entry index + 1: most misses never touch the key.
-      if ((s & ~uint64_t{0xffffffff}) == tag) {
-        Entry& e = entries_[static_cast<uint32_t>(s) - 1];
-        if (std::memcmp(e.key, key, KEY_BYTES) == 0) return e.values;
-      }
-      slot = (slot + 1) & mask_;
-    }
-    const size_t idx = entries_.size();
-    slots_[slot] = tag | (idx + 1);
-    hashes_.push_back(h);
-    Entry& e = entries_.append();
-    std::memcpy(e.key, key, KEY_BYTES);
-    e.values[V_COUNT] = 0;
-    e.values[V_PACKETS] = 0;
-    e.values[V_BYTES] = 0;
-    e.values[V_MAX_TIMEOUT] = -1;
-    if ((idx + 1) * 2 > mask_ + 1) {
-      grow();
-      return entries_[idx].values;
-    }
-    return e.values;
   }
 
   static uint64_t hash(const uint64_t* k) {
@@ -554,11 +550,42 @@ class FlowTable {
   static constexpr int WORDS = KEY_BYTES / 8;
 
  private:
-  /** Key and values side by side: a lookup that finds its key has the values in the same lines. */
-  struct Entry {
+  /**
+   * Key, count and largest timeout in one cache line: a lookup that finds its key has them at
+   * hand. Packets and bytes, which most dumps do not carry, live in traffic_.
+   */
+  struct alignas(64) Entry {
     uint64_t key[WORDS];
-    double values[VALUE_FIELDS];
+    double count;
+    double maxTimeout;
   };
+  static_assert(sizeof(Entry) == 64, "one cache line per entry");
+
+  /** Index of the entry for key, inserting a fresh one (count 0, no timeout) when new. */
+  size_t find(const uint64_t* key, uint64_t h) {
+    const uint64_t tag = h & ~uint64_t{0xffffffff};
+    size_t slot = static_cast<size_t>(h) & mask_;
+    for (;;) {
+      const uint64_t s = slots_[slot];
+      if (s == 0) break;
+      // A slot holds the hash's high half and the entry index + 1: most misses never touch the key.
+      if ((s & ~uint64_t{0xffffffff}) == tag) {
+        const size_t i = static_cast<uint32_t>(s) - 1;
+        if (std::memcmp(entries_[i].key, key, KEY_BYTES) == 0) return i;
+      }
+      slot = (slot + 1) & mask_;
+    }
+    const size_t idx = entries_.size();
+    slots_[slot] = tag | (idx + 1);
+    hashes_.push_back(h);
+    Entry& e = entries_.append();
+    std::memcpy(e.key, key, KEY_BYTES);
+    e.maxTimeout = -1;
+    if (traffic_.size() != 0) traffic_.extend(2);
+    if ((idx + 1) * 2 > mask_ + 1) grow();
+    return idx;
+  }
+
 
   Mapping slotMemory(size_t cap) {
     const size_t bytes = cap * sizeof(uint64_t);
@@ -598,6 +625,7 @@ class FlowTable {
   uint64_t* slots_ = nullptr;     // (hash & 0xffffffff00000000) | (entry index + 1); 0 = empty
   MappedArray<uint64_t> hashes_;  // per entry, so growing never rehashes keys
   MappedArray<Entry> entries_;    // in first-seen order
+  MappedArray<double> traffic_;   // packets, bytes per entry; empty until an entry has some
   size_t mask_ = 0;
   // keyBytes()/values() materialise these on demand.
   mutable std::vector<uint8_t> denseKeys_;

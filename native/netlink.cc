@@ -227,12 +227,8 @@ void addEntry(const uint8_t* p, size_t len, CtAggregate& agg) {
   agg.counters[C_ENTRIES]++;
   if (acct) agg.counters[C_ACCT]++;
   const size_t classes = agg.table.size();
-  double* v = agg.table.find(reinterpret_cast<const uint64_t*>(key));
+  agg.table.add(reinterpret_cast<const uint64_t*>(key), 1, packets, bytes, timeout);
   if (agg.dumpTable && agg.table.size() != classes) agg.dumpTable->addClass(key);
-  v[V_COUNT]++;
-  v[V_PACKETS] += packets;
-  v[V_BYTES] += bytes;
-  if (timeout > v[V_MAX_TIMEOUT]) v[V_MAX_TIMEOUT] = timeout;
   const int hb = histBucket(timeout);
   agg.hist[hb]++;
   if (proto == P_TCP && state == S_ESTABLISHED) agg.hist[HIST_TCP_ESTABLISHED + hb]++;

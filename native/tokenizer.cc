@@ -596,11 +596,7 @@ void Scanner::run(const uint8_t* p, const uint8_t* end) {
 
 void Scanner::commitOldest() {
   const Pending& e = pending_[pendingHead_];
-  double* v = table.find(reinterpret_cast<const uint64_t*>(e.key), e.hash);
-  v[V_COUNT]++;
-  v[V_PACKETS] += e.packets;
-  v[V_BYTES] += e.bytes;
-  if (e.timeout > v[V_MAX_TIMEOUT]) v[V_MAX_TIMEOUT] = e.timeout;
+  table.add(reinterpret_cast<const uint64_t*>(e.key), e.hash, 1, e.packets, e.bytes, e.timeout);
   pendingHead_ = (pendingHead_ + 1) % PIPELINE;
   pendingCount_--;
 }
