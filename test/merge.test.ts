@@ -81,9 +81,9 @@ describe.skipIf(!addon)("native tableMerge", () => {
     // Through a Merger told how many chunks to expect.
     const merger = new Merger(native);
     merger.planChunks(tables.length);
-    tables.forEach((t, i) =>
-      merger.add(0, i, { counters: new Float64Array(16), hist: new Float64Array(30), ...t, malformedLines: [], malformedText: [] }),
-    );
+    for (const [i, t] of tables.entries()) {
+      merger.add(0, i, { counters: new Float64Array(16), hist: new Float64Array(30), ...t, malformedLines: [], malformedText: [] });
+    }
     expect(Buffer.from(merger.table.keys).equals(Buffer.from(reference.keys))).toBe(true);
   });
 
