@@ -69,6 +69,8 @@ class MergeTable : public Napi::ObjectWrap<MergeTable> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "MergeTable",
                        {InstanceMethod("add", &MergeTable::Guarded<&MergeTable::Add>), InstanceMethod("take", &MergeTable::Guarded<&MergeTable::Take>),
+                        InstanceMethod("size", &MergeTable::Guarded<&MergeTable::Size>),
+                        InstanceMethod("expect", &MergeTable::Guarded<&MergeTable::Expect>),
                         InstanceMethod("dimensions", &MergeTable::Guarded<&MergeTable::Dimensions>)});
   }
 
@@ -82,18 +84,12 @@ class MergeTable : public Napi::ObjectWrap<MergeTable> {
 
   std::unique_ptr<FlowTable> table_;
 
-  /** add(keys, values, expectedClasses): one chunk's table; the last argument sizes a new table (0: this chunk's size). */
+  /** add(keys, values): one chunk's table. */
   Napi::Value Add(const Napi::CallbackInfo& info) {
     const Napi::Uint8Array k = info[0].As<Napi::Uint8Array>();
     const Napi::Float64Array v = info[1].As<Napi::Float64Array>();
     const size_t n = k.ElementLength() / KEY_BYTES;
-    if (!table_) {
-      const double expected = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
-      size_t first = n < 4096 ? 4096 : n;
-      // A guess from the caller (chunks planned times their mean size); a wild one is ignored.
-      if (expected > static_cast<double>(first) && expected <= static_cast<double>(first) * 1024) first = static_cast<size_t>(expected);
-      table_ = std::make_unique<FlowTable>(first);
-    }
+    if (!table_) table_ = std::make_unique<FlowTable>(n < 4096 ? 4096 : n);
     FlowTable& table = *table_;
     alignas(8) uint64_t key[FlowTable::WORDS];
     const uint8_t* kp = k.Data();
@@ -108,6 +104,15 @@ class MergeTable : public Napi::ObjectWrap<MergeTable> {
       std::memcpy(key, kp, KEY_BYTES);
       table.add(key, vp[V_COUNT], vp[V_PACKETS], vp[V_BYTES], vp[V_MAX_TIMEOUT]);
     }
+    return info.Env().Undefined();
+  }
+
+  /** size(): classes merged so far. */
+  Napi::Value Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(table_ ? table_->size() : 0)); }
+
+  /** expect(classes): grow the index to hold about that many classes now (a guess; checked in TS). */
+  Napi::Value Expect(const Napi::CallbackInfo& info) {
+    if (table_) table_->expect(static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue()));
     return info.Env().Undefined();
   }
 
@@ -129,7 +134,7 @@ class MergeTable : public Napi::ObjectWrap<MergeTable> {
     // table's index before its entries are copied out, the entries after, the keys once read.
     if (table_) table_->giveIndex(b.cache());
     for (auto* a : {&b.count, &b.packets, &b.bytes, &b.maxTimeout}) {
-      a->reserve(n, &b.cache());
+      a->reserveFirst(n, &b.cache());
       a->extend(n);
     }
     if (table_) {
@@ -162,6 +167,7 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
                              InstanceMethod("scanFile", &CtscopeAddon::Guarded<&CtscopeAddon::ScanFile>),
                              InstanceMethod("layout", &CtscopeAddon::Layout),
                              InstanceMethod("keepScanMemory", &CtscopeAddon::KeepScanMemory),
+                             InstanceMethod("dropScanMemory", &CtscopeAddon::DropScanMemory),
                              InstanceMethod("buildDimensions", &CtscopeAddon::Guarded<&CtscopeAddon::BuildDimensions>),
                              InstanceMethod("topCandidates", &CtscopeAddon::Guarded<&CtscopeAddon::TopCandidates>),
                          });
@@ -238,6 +244,13 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     return info.Env().Undefined();
   }
 
+  /** dropScanMemory(): frees what the last scan kept (a worker with no more ranges coming). */
+  Napi::Value DropScanMemory(const Napi::CallbackInfo& info) {
+    scanMemory_.clear();
+    lastClasses_ = 4096;
+    return info.Env().Undefined();
+  }
+
   /**
    * scanFile(path, start, end, filter[, windowBytes]): lines of a regular file's bytes [start, end).
    * windowBytes (tests only) shrinks the mmap window to exercise lines that cross windows.
@@ -255,6 +268,7 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
     try {
       scanFileRange(path, static_cast<uint64_t>(start), static_cast<uint64_t>(end), scanner, options);
     } catch (const InputFailure& err) {
+      scanMemory_.clear();
       throw inputError(env, err.what(), err.path);
     }
     return aggregateAndKeep(env, scanner);

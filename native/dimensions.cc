@@ -102,7 +102,7 @@ class Interner {
       while (slots_[s].id1 != 0) s = (s + 1) & mask_;
       slots_[s] = o;
     }
-    if (cache_ != nullptr) cache_->give(std::move(old));
+    // The outgrown slots are unmapped here, not kept: no later table of this build is as small.
   }
 
   MappingCache* cache_;
@@ -168,7 +168,7 @@ class KeySet {
       while (slots_[s] != 0) s = (s + 1) & mask_;
       slots_[s] = v;
     }
-    if (cache_ != nullptr) cache_->give(std::move(old));
+    // The outgrown slots are unmapped here, not kept (as in Interner).
   }
 
   MappingCache* cache_;
@@ -383,17 +383,17 @@ const char* DimensionBuilder::addClasses(const uint8_t* keys, size_t to, bool la
   v4Classes_ += k - v6;
   v6Classes_ += v6;
   for (auto* a : {&family, &proto, &state, &flags, &anyLocal_}) {
-    a->reserve(to, &cache_);
+    a->reserveFirst(to, &cache_);
     a->extend(k);
   }
   for (auto* a : {&dport, &src, &dst, &remote, &local, &service, &srcPrefix, &rss}) {
-    a->reserve(to, &cache_);
+    a->reserveFirst(to, &cache_);
     a->extend(k);
   }
   // Filled by setValues(); paged in now, while the table is still growing. A caller may have
   // written them already.
   for (auto* a : {&count, &packets, &bytes, &maxTimeout}) {
-    a->reserve(to, &cache_);
+    a->reserveFirst(to, &cache_);
     if (a->size() < to) a->extend(to - a->size());
   }
 
@@ -461,7 +461,7 @@ void DimensionBuilder::growIdArrays() {
   const size_t sizes[DIM_COUNT] = {addresses, addresses, addresses, serviceClass.size(), prefixAddr.size(), rssClass.size()};
   // Up to the ids so far: on a finished table, their final size, first made from the cache's memory.
   auto grow = [this](ColumnArray<double>& a, size_t to) {
-    a.reserve(to, &cache_);
+    a.reserveFirst(to, &cache_);
     a.extend(to - a.size());
   };
   for (int d = 0; d < DIM_COUNT; d++) {
@@ -621,9 +621,9 @@ void DimensionBuilder::finish(const uint8_t* keys, bool traffic, const std::func
   cache_.trim(addresses * (16 + sizeof(double)) + idArrayBytes(traffic));
 
   // The last reads of the keys: each address's bytes and tie rank.
-  addrRank.reserve(addresses, &cache_);
+  addrRank.reserveFirst(addresses, &cache_);
   addrRank.extend(addresses - addrRank.size());
-  addrBytes.reserve(addresses * 16, &cache_);
+  addrBytes.reserveFirst(addresses * 16, &cache_);
   addrBytes.extend(addresses * 16 - addrBytes.size());
   for (size_t a = 0; a < addresses; a++) {
     const uint8_t* k = keys + static_cast<size_t>(addrOffset_[a]);
@@ -649,9 +649,9 @@ void DimensionBuilder::finish(const uint8_t* keys, bool traffic, const std::func
   // Each dimension's sums are its own: half of them on a second thread.
   auto sumsOf = [&](int d) {
     if (traffic) {
-      sumPackets[d].reserve(sumCount[d].size(), &cache_);
+      sumPackets[d].reserveFirst(sumCount[d].size(), &cache_);
       sumPackets[d].extend(sumCount[d].size());
-      sumBytes[d].reserve(sumCount[d].size(), &cache_);
+      sumBytes[d].reserveFirst(sumCount[d].size(), &cache_);
       sumBytes[d].extend(sumCount[d].size());
     }
     sumDimension(ids[d], count.data(), packets.data(), bytes.data(), flags.data(), n, sumCount[d].data(), sumUnreplied[d].data(),

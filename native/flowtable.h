@@ -26,6 +26,15 @@ namespace ctscope {
  * memory), the writes that follow fault the pages in one by one, and commit what they would have
  * committed anyway.
  */
+/** The kernel's page size: mappings are made, cut and released in whole pages of it. */
+inline size_t pageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
+
+/** bytes rounded up to whole pages. */
+inline size_t wholePages(size_t bytes) {
+  const size_t page = pageSize();
+  return (bytes + page - 1) / page * page;
+}
+
 inline void populate(void* p, size_t bytes) {
 #ifdef MADV_POPULATE_WRITE
   if (bytes < (size_t{1} << 20)) return;
@@ -69,8 +78,7 @@ class Mapping {
    * huge pages (for tables probed at random).
    */
   static Mapping fresh(size_t bytes, bool huge) {
-    const size_t page = 4096;
-    bytes = (bytes + page - 1) / page * page;
+    bytes = wholePages(bytes);
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
@@ -158,7 +166,7 @@ class MappingCache {
     size_t kept = 0;
     size_t i = 0;
     for (; i < spare_.size() && kept < bytes; i++) {
-      const size_t room = (bytes - kept + PAGE - 1) / PAGE * PAGE;
+      const size_t room = wholePages(bytes - kept);
       if (spare_[i].bytes() > room) {
         Mapping head = spare_[i].split(room);
         spare_[i] = std::move(head);  // the tail is unmapped as the old value goes
@@ -188,7 +196,6 @@ class MappingCache {
 
  private:
   static constexpr size_t KEEP_FROM = size_t{1} << 20;
-  static constexpr size_t PAGE = 4096;
 
   void giveLocked(Mapping m) {
     for (size_t i = 0; i < spare_.size(); i++) {
@@ -209,7 +216,7 @@ class MappingCache {
 
   /** The front of the best fit, taken out of the cache (not cleared). */
   Mapping carve(size_t bytes) {
-    bytes = (bytes + PAGE - 1) / PAGE * PAGE;
+    bytes = wholePages(bytes);
     const std::lock_guard<std::mutex> hold(lock_);
     size_t best = spare_.size();
     for (size_t i = 0; i < spare_.size(); i++) {
@@ -313,8 +320,7 @@ class MappedArray {
    */
   void reserve(size_t n, MappingCache* cache = nullptr) {
     if (n <= cap_) return;
-    const size_t page = 4096;
-    const size_t bytes = (n * sizeof(T) + page - 1) / page * page;
+    const size_t bytes = wholePages(n * sizeof(T));
     if (data_ == nullptr && cache != nullptr) {
       Mapping m = cache->reuse(bytes);
       if (m.data() != nullptr) {
@@ -340,6 +346,14 @@ class MappedArray {
 #endif
     data_ = static_cast<T*>(p);
     cap_ = bytes / sizeof(T);
+  }
+
+  /**
+   * Before anything is mapped: room for n elements, from cache when it has a piece (see reserve).
+   * Afterwards a no-op: growing stays extend()'s doubling.
+   */
+  void reserveFirst(size_t n, MappingCache* cache) {
+    if (data_ == nullptr) reserve(n, cache);
   }
 
   /** A new element at the end, zero-filled. */
@@ -446,6 +460,17 @@ class FlowTable {
   size_t mappedBytes() const {
     return slotMap_.bytes() + entries_.capacity() * sizeof(Entry) + hashes_.capacity() * sizeof(uint64_t) +
            traffic_.capacity() * sizeof(double);
+  }
+
+  /**
+   * About n entries are coming in all: the index grows to hold them now, in one step (one rehash)
+   * rather than doubling its way there. Never shrinks; a guess above 2^31 entries is ignored.
+   */
+  void expect(size_t n) {
+    if (n > (size_t{1} << 31) || n * 2 <= mask_ + 1) return;
+    size_t cap = mask_ + 1;
+    while (cap < n * 2) cap <<= 1;
+    rehash(cap);
   }
 
   /**
@@ -593,14 +618,15 @@ class FlowTable {
   }
 
   void setSlots(Mapping m, size_t cap) {
-    if (cache_ != nullptr) cache_->give(std::move(slotMap_));
+    // Outgrown slots are unmapped, not kept: nothing later in this table's life is as small.
     slotMap_ = std::move(m);
     slots_ = static_cast<uint64_t*>(slotMap_.data());
     mask_ = cap - 1;
   }
 
-  void grow() {
-    const size_t cap = (mask_ + 1) * 2;
+  void grow() { rehash((mask_ + 1) * 2); }
+
+  void rehash(size_t cap) {
     setSlots(slotMemory(cap), cap);
     const size_t n = hashes_.size();
     for (size_t i = 0; i < n; i++) {

@@ -67,24 +67,38 @@ describe.skipIf(!addon)("native tableMerge", () => {
     }
   });
 
-  it("a guess at the final size (none, too small, right, too big, wild) changes nothing in the result", () => {
+  it("a guess at the final size (none, too small, right, too big, wild), before or between chunks, changes nothing in the result", () => {
     const tables = chunks(seed + 3);
     const reference = tsMerge(tables);
     const entries = tables.reduce((s, t) => s + t.keys.length / KEY_BYTES, 0);
-    for (const guess of [0, 1, reference.keys.length / KEY_BYTES, entries * 20, 1e15, Number.NaN, -5]) {
+    for (const guess of [0, 1, reference.keys.length / KEY_BYTES, entries * 20, 1e15, Number.NaN, -5, 2.5]) {
       const m = native.tableMerge!();
-      for (const t of tables) m.add(t.keys, t.values, guess);
+      m.expect!(guess);
+      for (const [i, t] of tables.entries()) {
+        m.add(t.keys, t.values);
+        if (i === 1) {
+          expect(m.size!()).toBeGreaterThanOrEqual(t.keys.length / KEY_BYTES);
+          m.expect!(guess);
+        }
+      }
+      expect(m.size!()).toBe(reference.keys.length / KEY_BYTES);
       const a = m.take();
       expect(Buffer.from(a.keys).equals(Buffer.from(reference.keys)), `guess ${guess}`).toBe(true);
       expect(Array.from(a.values), `guess ${guess}`).toEqual(Array.from(reference.values));
     }
-    // Through a Merger told how many chunks to expect.
+    // Through a Merger told how many chunks to expect, and one told far too many.
     const merger = new Merger(native);
     merger.planChunks(tables.length);
     for (const [i, t] of tables.entries()) {
       merger.add(0, i, { counters: new Float64Array(16), hist: new Float64Array(30), ...t, malformedLines: [], malformedText: [] });
     }
     expect(Buffer.from(merger.table.keys).equals(Buffer.from(reference.keys))).toBe(true);
+    const over = new Merger(native);
+    over.planChunks(tables.length * 1000);
+    for (const [i, t] of tables.entries()) {
+      over.add(0, i, { counters: new Float64Array(16), hist: new Float64Array(30), ...t, malformedLines: [], malformedText: [] });
+    }
+    expect(Buffer.from(over.table.keys).equals(Buffer.from(reference.keys))).toBe(true);
   });
 
   it("keeps the largest timeout and -1 when no entry had one", () => {

@@ -21,11 +21,16 @@ export interface NativeAddon {
   scanFile(path: string, start: number, end: number, filter: CompiledFilter): ChunkAggregate;
   /** Whether this instance's scans keep their table's memory for the next scan (pool workers). */
   keepScanMemory(keep: boolean): void;
+  /** Frees what the last scan kept. */
+  dropScanMemory(): void;
   /** Layout constants compiled into the addon, to check against src/parse/layout.ts. */
   layout(): Record<string, number>;
   /** An incremental merge; add() arguments are checked by the caller (whole keys, VALUE_FIELDS values per key). */
   MergeTable: new () => {
-    add(keys: Uint8Array, values: Float64Array, expectedClasses: number): void;
+    add(keys: Uint8Array, values: Float64Array): void;
+    size(): number;
+    /** classes: checked by the caller (a positive safe integer). */
+    expect(classes: number): void;
     take(): { keys: Uint8Array; values: Float64Array };
     dimensions(inferred: boolean, cidrs: Uint8Array, traffic: boolean): Dimensions;
   };
@@ -80,7 +85,7 @@ export function loadAddon(): { addon: NativeAddon | null; path: string | null; t
       const addon = require(p) as NativeAddon;
       if (typeof addon.scanBuffer !== "function") throw new Error("not a ctscope addon (no scanBuffer export)");
       // A build from older sources (not rebuilt after an update) would fail later, mid-analysis.
-      if (typeof addon.MergeTable?.prototype?.dimensions !== "function" || typeof addon.keepScanMemory !== "function") {
+      if (typeof addon.MergeTable?.prototype?.dimensions !== "function" || typeof addon.dropScanMemory !== "function") {
         throw new Error("built from older ctscope sources: rebuild it with `npm run build:native`");
       }
       addon.setErrorClasses({ InputError });

@@ -53,10 +53,14 @@ export function getBackend(choice?: BackendChoice): Backend {
   const tableMerge = (): TableMerge => {
     const m = new addon.MergeTable();
     return {
-      add(keys, values, expectedClasses = 0) {
+      add(keys, values) {
         // Checked here so that a bad table fails the same way whichever backend merges.
         checkTable("tableMerge", keys, values, keys.length / KEY_BYTES);
-        m.add(keys, values, Number.isSafeInteger(expectedClasses) && expectedClasses > 0 ? expectedClasses : 0);
+        m.add(keys, values);
+      },
+      size: () => m.size(),
+      expect(classes) {
+        if (Number.isSafeInteger(classes) && classes > 0) m.expect(classes);
       },
       take: () => m.take(),
       dimensions: (local, traffic) => m.dimensions(local.mode === "inferred", encodeCidrs(local.cidrs), traffic),

@@ -58,8 +58,11 @@ export function isEmptyFilter(f: CompiledFilter): boolean {
 
 /** An incremental merge of chunk tables. */
 export interface TableMerge {
-  /** expectedClasses: a guess at the merged table's final size, used when it is first made (0: none). */
-  add(keys: Uint8Array, values: Float64Array, expectedClasses?: number): void;
+  add(keys: Uint8Array, values: Float64Array): void;
+  /** Classes merged so far. */
+  size?(): number;
+  /** A guess at the final number of classes: the table's index grows to it at once instead of doubling its way there. */
+  expect?(classes: number): void;
   /** Everything added since the last take(), merged; the merge starts empty again. */
   take(): { keys: Uint8Array; values: Float64Array };
   /**

@@ -59,8 +59,9 @@ export class Merger {
   }
 
   /**
-   * How many chunks will be added in all: the native merge then makes its table about as big as
-   * it will get from the start, instead of growing it (and rehashing millions of classes) twice.
+   * How many chunks will be added in all: after the second, the native merge grows its table's
+   * index once to about the size it will reach, instead of doubling (and rehashing millions of
+   * classes) its way there.
    */
   planChunks(n: number): void {
     this.plannedChunks = n;
@@ -77,17 +78,21 @@ export class Merger {
         this.mergedIsChunk = true;
       } else {
         // Read already, or the first chunk: the merge goes on from that table.
+        const first = this.merged?.size ?? 0;
         if (this.merged) {
-          // The first two chunks' mean size for each planned chunk: most classes of a big dump
-          // appear in one chunk only (a remote's flows are spread, a flow class is not).
-          const mean = (this.merged.size + agg.keys.length / KEY_BYTES) / 2;
-          this.native.add(this.merged.keys, this.merged.values, Math.round(mean * this.plannedChunks));
+          this.native.add(this.merged.keys, this.merged.values);
           // Only a first chunk of the caller's is theirs to free; a table read from the merge is not.
           if (this.releaseChunks && this.mergedIsChunk) releaseBuffers([this.merged.keys, this.merged.values]);
         }
         this.merged = null;
         this.native.add(agg.keys, agg.values);
         if (this.releaseChunks) releaseBuffers([agg.keys, agg.values]);
+        if (this.chunks.length === 1 && this.plannedChunks > 2 && this.native.size && this.native.expect) {
+          // Each chunk still to come brings about as many new classes as the second did: none
+          // when the chunks repeat one table, a chunk's worth when they split a big one.
+          const merged = this.native.size();
+          this.native.expect(merged + Math.max(0, merged - first) * (this.plannedChunks - 2));
+        }
       }
     } else {
       this.tsTable.mergeFrom(agg.keys, agg.values, agg.keys.length / KEY_BYTES);

@@ -23,15 +23,29 @@ class MovedResult {
   }
 }
 
+/**
+ * A worker that kept a scan's memory and gets no new task this soon frees it: which worker runs
+ * which range is up to the pool, so the last range of a worker cannot always be told in advance.
+ */
+const IDLE_DROP_MS = 100;
+let idleDrop: ReturnType<typeof setTimeout> | null = null;
+
 export default function scan(task: ScanTask): WorkerResult {
+  if (idleDrop !== null) {
+    clearTimeout(idleDrop);
+    idleDrop = null;
+  }
   try {
     const backend = getBackend(task.backend);
+    const addon = backend.name === "native" ? nativeAddon() : null;
     // When more tasks follow, the next scan here starts from the memory this one's table leaves.
-    if (backend.name === "native") nativeAddon()?.keepScanMemory(task.keepMemory === true);
+    addon?.keepScanMemory(task.keepMemory === true);
     const result =
       task.kind === "range"
         ? backend.scanFile(task.path, task.start, task.end, task.filter)
         : backend.scanBuffer(task.bytes, 0, task.bytes.length, task.filter);
+    // Counted from the end of the scan: the pool hands a waiting range over as soon as this returns.
+    if (addon && task.keepMemory) idleDrop = setTimeout(() => addon.dropScanMemory(), IDLE_DROP_MS);
     // The main thread receives the WorkerResult itself (valueSymbol).
     return Piscina.move(new MovedResult({ ok: true, result })) as unknown as WorkerResult;
   } catch (err) {
