@@ -492,27 +492,12 @@ class FlowTable {
 
   /** The values, VALUE_FIELDS each, in first-seen order, into out. */
   void copyValues(double* out) const {
-    const bool traffic = traffic_.size() != 0;
-    for (size_t i = 0; i < entries_.size(); i++) {
-      const Entry& e = entries_[i];
-      out[V_COUNT] = e.count;
-      out[V_PACKETS] = traffic ? traffic_[2 * i] : 0;
-      out[V_BYTES] = traffic ? traffic_[2 * i + 1] : 0;
-      out[V_MAX_TIMEOUT] = e.maxTimeout;
-      out += VALUE_FIELDS;
-    }
+    copyValuesStrided(out + V_COUNT, out + V_PACKETS, out + V_BYTES, out + V_MAX_TIMEOUT, VALUE_FIELDS);
   }
 
   /** The values as four columns (n doubles each), in first-seen order. */
   void copyValueColumns(double* count, double* packets, double* bytes, double* maxTimeout) const {
-    const bool traffic = traffic_.size() != 0;
-    for (size_t i = 0; i < entries_.size(); i++) {
-      const Entry& e = entries_[i];
-      count[i] = e.count;
-      packets[i] = traffic ? traffic_[2 * i] : 0;
-      bytes[i] = traffic ? traffic_[2 * i + 1] : 0;
-      maxTimeout[i] = e.maxTimeout;
-    }
+    copyValuesStrided(count, packets, bytes, maxTimeout, 1);
   }
 
   /** Dense copies of the keys and values (valid until the next insertion). */
@@ -634,6 +619,18 @@ class FlowTable {
       size_t slot = static_cast<size_t>(h) & mask_;
       while (slots_[slot] != 0) slot = (slot + 1) & mask_;
       slots_[slot] = (h & ~uint64_t{0xffffffff}) | (i + 1);
+    }
+  }
+
+  /** Entry i's values to count[i * stride], packets[i * stride], and so on. */
+  void copyValuesStrided(double* count, double* packets, double* bytes, double* maxTimeout, size_t stride) const {
+    const bool traffic = traffic_.size() != 0;
+    for (size_t i = 0, o = 0; i < entries_.size(); i++, o += stride) {
+      const Entry& e = entries_[i];
+      count[o] = e.count;
+      packets[o] = traffic ? traffic_[2 * i] : 0;
+      bytes[o] = traffic ? traffic_[2 * i + 1] : 0;
+      maxTimeout[o] = e.maxTimeout;
     }
   }
 
