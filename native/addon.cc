@@ -223,7 +223,7 @@ class CtscopeAddon : public Napi::Addon<CtscopeAddon> {
   Napi::Object aggregateAndKeep(const Napi::Env& env, Scanner& scanner) {
     Napi::Object out = toAggregate(env, scanner);
     if (keepScanMemory_) {
-      lastClasses_ = scanner.table.size();
+      lastClasses_ = scanner.table.size() < 4096 ? 4096 : scanner.table.size();
       const size_t bytes = scanner.table.mappedBytes();
       scanner.table.giveMemory(scanMemory_);
       scanMemory_.trim(bytes);

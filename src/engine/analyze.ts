@@ -202,7 +202,7 @@ async function runPooled(
       const ranges = plans[si]!;
       const moreSources = si < sources.length - 1;
       ranges.forEach((r, order) => {
-        // The last range of each worker frees its memory: nothing follows that could reuse it.
+        // The last ranges free their worker's memory: nothing follows that could reuse it.
         const keepMemory = moreSources || order < ranges.length - threads;
         const task = { kind: "range", path: s.path, start: r.start, end: r.end, filter, backend, keepMemory } as const;
         track(submit(pool.run(task), si, order, r.end - r.start, true));

@@ -72,10 +72,10 @@ export interface TableMerge {
   dimensions?(local: LocalSpec, traffic: boolean): Dimensions;
 }
 
-/** What a worker is asked to scan. */
 /**
- * keepMemory: more tasks are likely to follow on the same worker, so the native backend keeps this
- * scan's table memory for the next one (otherwise it is freed when the scan ends).
+ * What a worker is asked to scan. keepMemory: more tasks are likely to follow on the same worker,
+ * so the native backend keeps this scan's table memory for the next one (otherwise it is freed
+ * when the scan ends).
  */
 export type ScanTask =
   /** A byte range of a regular file: the worker reads (or maps) it itself. */
