@@ -121,7 +121,8 @@ class Mapping {
  * Big mappings one phase of a build is done with, kept for the next phase's tables. In a virtual
  * machine, committing fresh memory costs many times clearing memory already committed (measured:
  * about 0.3 s per GB against 0.04), and a merge followed by the dimensions frees and allocates
- * hundreds of MB several times over. One owner at a time (a merge, a dimensions build): no locks.
+ * hundreds of MB several times over. One owner (a merge, a dimensions build, a scanning thread);
+ * a lock for the two threads of a dimensions build.
  */
 class MappingCache {
  public:
@@ -234,55 +235,6 @@ class MappingCache {
   std::vector<Mapping> spare_;
 };
 
-
-/**
- * Allocator for the table's arrays: big ones are mapped directly and marked for transparent huge
- * pages, so random probes into a table of millions of classes do not pay a TLB miss each. Big ones
- * are also committed whole at once: for vectors that are filled whole (assign), as hash slots are.
- */
-template <typename T>
-struct TableAllocator {
-  using value_type = T;
-  static constexpr size_t HUGE_FROM = size_t{2} << 20;
-
-  TableAllocator() = default;
-  template <typename U>
-  TableAllocator(const TableAllocator<U>&) {}  // NOLINT: allocator conversion
-
-  T* allocate(size_t n) {
-    const size_t bytes = n * sizeof(T);
-    if (bytes < HUGE_FROM) return static_cast<T*>(::operator new(bytes));
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-    madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-    populate(p, bytes);
-    return static_cast<T*>(p);
-  }
-
-  void deallocate(T* p, size_t n) {
-    const size_t bytes = n * sizeof(T);
-    if (bytes < HUGE_FROM) {
-      ::operator delete(p);
-    } else {
-      munmap(p, bytes);
-    }
-  }
-
-  template <typename U>
-  bool operator==(const TableAllocator<U>&) const {
-    return true;
-  }
-  template <typename U>
-  bool operator!=(const TableAllocator<U>&) const {
-    return false;
-  }
-};
-
-/** For arrays filled whole at once (assign): a big one is committed whole when allocated. */
-template <typename T>
-using TableVector = std::vector<T, TableAllocator<T>>;
 
 /**
  * An append-only array of trivially copyable T in its own mapping. Growing remaps the pages
@@ -425,7 +377,7 @@ using ColumnArray = MappedArray<T, false>;
 
 class FlowTable {
  public:
-  /** cache (optional, outlives the table): memory to start from and to hand old slots back to. */
+  /** cache (optional, outlives the table): where its first slots and entries come from. */
   explicit FlowTable(size_t initialEntries = 4096, MappingCache* cache = nullptr) : cache_(cache) {
     size_t cap = 16;
     while (cap < initialEntries * 2) cap <<= 1;
