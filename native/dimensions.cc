@@ -36,23 +36,66 @@ inline size_t hashKey(uint64_t k) { return mix64(k); }
 inline size_t hashKey(const Key128& k) { return mix64(k.hi ^ (k.lo * 0x9e3779b97f4a7c15ULL)); }
 
 /**
+ * The slots of an open-addressing table: a power of two of them, at least twice the expected keys,
+ * zero-filled (all zero bytes is the empty slot). From cache when one is given, and back to it
+ * when the table goes; outgrown slots are unmapped instead, as nothing later in a build is as small.
+ */
+template <typename Slot>
+class SlotArray {
+ public:
+  SlotArray(size_t expected, MappingCache* cache) : cache_(cache) {
+    size_t cap = 1024;
+    while (cap < expected * 2) cap <<= 1;
+    set(cap);
+  }
+  ~SlotArray() {
+    if (cache_ != nullptr) cache_->give(std::move(map_));
+  }
+  SlotArray(const SlotArray&) = delete;
+  SlotArray& operator=(const SlotArray&) = delete;
+
+  Slot& operator[](size_t i) { return slots_[i]; }
+  const Slot& operator[](size_t i) const { return slots_[i]; }
+  size_t mask() const { return mask_; }
+
+  /** Twice the slots; every old one that is not empty goes back in at home(slot), probing on. */
+  template <typename Empty, typename Home>
+  void grow(Empty empty, Home home) {
+    Mapping old = std::move(map_);
+    const Slot* from = slots_;
+    const size_t oldCap = mask_ + 1;
+    set(oldCap * 2);
+    for (size_t i = 0; i < oldCap; i++) {
+      if (empty(from[i])) continue;
+      size_t s = home(from[i]) & mask_;
+      while (!empty(slots_[s])) s = (s + 1) & mask_;
+      slots_[s] = from[i];
+    }
+  }
+
+ private:
+  void set(size_t cap) {
+    const size_t bytes = cap * sizeof(Slot);
+    map_ = cache_ != nullptr ? cache_->take(bytes, true) : Mapping::fresh(bytes, true);
+    slots_ = static_cast<Slot*>(map_.data());
+    mask_ = cap - 1;
+  }
+
+  MappingCache* cache_;
+  Mapping map_;
+  Slot* slots_ = nullptr;
+  size_t mask_ = 0;
+};
+
+/**
  * Open-addressing map from a key (64 bits, or an IPv6 address's 128) to a dense id (0, 1, 2, ...
  * in first-seen order). A whole address is one key, so its slot can be prefetched like any other.
  */
 template <typename Key>
 class Interner {
  public:
-  /** cache (optional, outlives the interner): where the slots come from and go back to. */
-  Interner(size_t expected, MappingCache* cache) : cache_(cache) {
-    size_t cap = 1024;
-    while (cap < expected * 2) cap <<= 1;
-    setSlots(cap);
-  }
-  ~Interner() {
-    if (cache_ != nullptr) cache_->give(std::move(map_));
-  }
-  Interner(const Interner&) = delete;
-  Interner& operator=(const Interner&) = delete;
+  /** cache (optional, outlives the interner): see SlotArray. */
+  Interner(size_t expected, MappingCache* cache) : slots_(expected, cache) {}
 
   size_t size() const { return size_; }
 
@@ -61,20 +104,22 @@ class Interner {
 
   /** The id stored for key; when it is new, fresh is stored and returned (ids from a shared space). */
   uint32_t id(const Key& key, uint32_t fresh) {
-    size_t s = hashKey(key) & mask_;
+    size_t s = hashKey(key) & slots_.mask();
     for (;;) {
       Slot& slot = slots_[s];
       if (slot.id1 == 0) break;
       if (slot.key == key) return slot.id1 - 1;
-      s = (s + 1) & mask_;
+      s = (s + 1) & slots_.mask();
     }
     size_++;
     slots_[s] = Slot{key, fresh + 1};
-    if (size_ * 2 > mask_ + 1) grow();
+    if (size_ * 2 > slots_.mask() + 1) {
+      slots_.grow([](const Slot& o) { return o.id1 == 0; }, [](const Slot& o) { return hashKey(o.key); });
+    }
     return fresh;
   }
 
-  void prefetch(const Key& key) const { __builtin_prefetch(&slots_[hashKey(key) & mask_]); }
+  void prefetch(const Key& key) const { __builtin_prefetch(&slots_[hashKey(key) & slots_.mask()]); }
 
  private:
   struct Slot {
@@ -82,33 +127,7 @@ class Interner {
     uint32_t id1 = 0;  // id + 1; 0 = empty
   };
 
-  /** Empty slots (all zero bytes: Slot{}), cap of them. */
-  void setSlots(size_t cap) {
-    const size_t bytes = cap * sizeof(Slot);
-    map_ = cache_ != nullptr ? cache_->take(bytes, true) : Mapping::fresh(bytes, true);
-    slots_ = static_cast<Slot*>(map_.data());
-    mask_ = cap - 1;
-  }
-
-  void grow() {
-    Mapping old = std::move(map_);
-    const Slot* from = slots_;
-    const size_t oldCap = mask_ + 1;
-    setSlots(oldCap * 2);
-    for (size_t i = 0; i < oldCap; i++) {
-      const Slot& o = from[i];
-      if (o.id1 == 0) continue;
-      size_t s = hashKey(o.key) & mask_;
-      while (slots_[s].id1 != 0) s = (s + 1) & mask_;
-      slots_[s] = o;
-    }
-    // The outgrown slots are unmapped here, not kept: no later table of this build is as small.
-  }
-
-  MappingCache* cache_;
-  Mapping map_;
-  Slot* slots_ = nullptr;
-  size_t mask_ = 0;
+  SlotArray<Slot> slots_;
   size_t size_ = 0;
 };
 
@@ -118,63 +137,29 @@ class Interner {
  */
 class KeySet {
  public:
-  KeySet(size_t expected, MappingCache* cache) : cache_(cache) {
-    size_t cap = 1024;
-    while (cap < expected * 2) cap <<= 1;
-    setSlots(cap);
-  }
-  ~KeySet() {
-    if (cache_ != nullptr) cache_->give(std::move(map_));
-  }
-  KeySet(const KeySet&) = delete;
-  KeySet& operator=(const KeySet&) = delete;
+  KeySet(size_t expected, MappingCache* cache) : slots_(expected, cache) {}
 
   /** Adds key; true when it was not there yet. */
   bool insert(uint64_t key) {
     const uint64_t stored = key | TOP;
-    size_t s = mix64(key) & mask_;
+    size_t s = mix64(key) & slots_.mask();
     for (;;) {
       const uint64_t v = slots_[s];
       if (v == 0) break;
       if (v == stored) return false;
-      s = (s + 1) & mask_;
+      s = (s + 1) & slots_.mask();
     }
     slots_[s] = stored;
-    if (++size_ * 2 > mask_ + 1) grow();
+    if (++size_ * 2 > slots_.mask() + 1) slots_.grow([](uint64_t v) { return v == 0; }, [](uint64_t v) { return mix64(v & ~TOP); });
     return true;
   }
 
-  void prefetch(uint64_t key) const { __builtin_prefetch(&slots_[mix64(key) & mask_]); }
+  void prefetch(uint64_t key) const { __builtin_prefetch(&slots_[mix64(key) & slots_.mask()]); }
 
  private:
   static constexpr uint64_t TOP = uint64_t{1} << 63;
 
-  void setSlots(size_t cap) {
-    const size_t bytes = cap * sizeof(uint64_t);
-    map_ = cache_ != nullptr ? cache_->take(bytes, true) : Mapping::fresh(bytes, true);
-    slots_ = static_cast<uint64_t*>(map_.data());
-    mask_ = cap - 1;
-  }
-
-  void grow() {
-    Mapping old = std::move(map_);
-    const uint64_t* from = slots_;
-    const size_t oldCap = mask_ + 1;
-    setSlots(oldCap * 2);
-    for (size_t i = 0; i < oldCap; i++) {
-      const uint64_t v = from[i];
-      if (v == 0) continue;
-      size_t s = mix64(v & ~TOP) & mask_;
-      while (slots_[s] != 0) s = (s + 1) & mask_;
-      slots_[s] = v;
-    }
-    // The outgrown slots are unmapped here, not kept (as in Interner).
-  }
-
-  MappingCache* cache_;
-  Mapping map_;
-  uint64_t* slots_ = nullptr;
-  size_t mask_ = 0;
+  SlotArray<uint64_t> slots_;
   size_t size_ = 0;
 };
 
