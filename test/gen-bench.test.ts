@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, statSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type BenchReport, renderMarkdown, renderText } from "../src/commands/bench.js";
+import { type BenchReport, ratios, renderMarkdown, renderText } from "../src/commands/bench.js";
 import { dumpName, ensureDump } from "../src/gen/cache.js";
 import { plantedTruth } from "../src/gen/model.js";
 
@@ -92,5 +92,31 @@ describe("bench rendering", () => {
     expect(md).toContain("| dump | tool | runs | wall s | MB/s | peak RSS MiB | result |");
     expect(md).toContain("| gen-1m-proc-s1.txt | awk \\| sort \\| uniq -c \\| sort -rn \\| head | 3 | 1.50 | 138 | 9 | top: 1 a |");
     expect(md.split("\n").filter((l) => l.startsWith("| gen-")).length).toBe(2);
+  });
+});
+
+describe("bench ratios", () => {
+  const scan = report.scans[0]!;
+  const proc = report.processes[0]!;
+  const row = (tool: string, wallMs: number) => ({ ...proc, tool, wallMs });
+  const nativeScan = { ...scan, backend: "native" as const, api: "scanFile" as const, mbps: 1000 };
+  const procs = [
+    row("ctscope analyze --json (native)", 600),
+    row("awk | sort | uniq -c | sort -rn | head", 1500),
+    row("ctscope --version (start, command-line modules)", 150),
+  ];
+
+  it("bounds what any run could reach against awk by start plus a parallel native scan", () => {
+    const r = ratios([nativeScan], procs, 2);
+    expect(r.find((x) => x.label.includes("awk pipeline wall time / ctscope (native)"))?.value).toBe(2.5);
+    // 150 ms start + 207 MB at 1000 MB/s on 2 threads (103.5 ms).
+    const floor = r.find((x) => x.label.includes("the most any run could reach"));
+    expect(floor?.label).toContain("on 2 threads");
+    expect(floor?.value).toBeCloseTo(1500 / 253.5, 10);
+  });
+
+  it("gives no bound without a native scan or a start row", () => {
+    expect(ratios([scan], procs, 2).some((x) => x.label.includes("the most any run could reach"))).toBe(false);
+    expect(ratios([nativeScan], procs.slice(0, 2), 2).some((x) => x.label.includes("the most any run could reach"))).toBe(false);
   });
 });

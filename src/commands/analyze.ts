@@ -16,7 +16,7 @@ import { type AnalyzeOptions, analyze, defaultThreads } from "../engine/analyze.
 import type { Snapshot } from "../engine/types.js";
 import { InputError, UsageError } from "../errors.js";
 import { hostAddresses } from "../live/host-addresses.js";
-import { parseInterval, runLive, SOURCE_CHOICES, type SourceChoice } from "../live/index.js";
+import { parseInterval, SOURCE_CHOICES, type SourceChoice } from "../live/options.js";
 import { PROC_TABLE, probeSource } from "../live/sources.js";
 import { useColor } from "../report/color.js";
 import { renderDiagnosisText } from "../report/diagnosis-text.js";
@@ -197,6 +197,8 @@ export function registerAnalyze(program: Command): void {
     const lv = rawOpts as { live?: boolean; once?: boolean; interval?: number; source?: SourceChoice; replay?: string };
     if (lv.live || lv.replay) {
       if (inputs.length > 0) throw new UsageError("--live reads this host's table: give no input files");
+      // Loaded only for --live: an offline run starts without the live view's modules.
+      const { runLive } = await import("../live/index.js");
       process.exitCode = await runLive({
         once: lv.once,
         interval: lv.interval,
