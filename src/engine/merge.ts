@@ -42,6 +42,8 @@ export class Merger {
   private readonly chunks: ChunkLines[] = [];
   /** Chunks the caller plans to add (0: unknown). */
   private plannedChunks = 0;
+  /** Classes of the first chunk, when it went into the native merge as it arrived. */
+  private firstSize = 0;
 
   /**
    * backend: with its tableMerge (native) each chunk is summed in native memory as it arrives, and
@@ -72,13 +74,18 @@ export class Merger {
     for (let i = 0; i < COUNTER_FIELDS; i++) this.counters[i]! += agg.counters[i]!;
     for (let i = 0; i < HIST_FIELDS; i++) this.hist[i]! += agg.hist[i]!;
     if (this.native) {
-      if (this.chunks.length === 0) {
+      if (this.chunks.length === 0 && this.plannedChunks < 2) {
         // A chunk's classes are already distinct and in first-seen order: alone, it is the merged table.
         this.merged = { size: agg.keys.length / KEY_BYTES, keys: agg.keys, values: agg.values };
         this.mergedIsChunk = true;
+      } else if (this.chunks.length === 0) {
+        // More chunks follow: summed now, while the other workers still scan, rather than after the last.
+        this.native.add(agg.keys, agg.values);
+        if (this.releaseChunks) releaseBuffers([agg.keys, agg.values]);
+        this.firstSize = agg.keys.length / KEY_BYTES;
       } else {
         // Read already, or the first chunk: the merge goes on from that table.
-        const first = this.merged?.size ?? 0;
+        const first = this.merged?.size ?? this.firstSize;
         if (this.merged) {
           this.native.add(this.merged.keys, this.merged.values);
           // Only a first chunk of the caller's is theirs to free; a table read from the merge is not.
