@@ -175,6 +175,28 @@ describe("SYN floods and scans", () => {
     expect(get(d, "syn-flood:2001:db8:1:2::/64").evidence).toMatchObject({ half_open: 400, sources: 40 });
   });
 
+  it("a source prefix holding exactly the threshold is a flood, one entry fewer is not (SYN and UDP)", () => {
+    // The /24 holds nothing but its flood: its total is the kept count, right at the threshold.
+    const syn = (n: number) =>
+      rows(n, (i) => ({ src: `198.51.100.${(i % 200) + 1}`, dst: "10.0.0.1", dport: 22 + (i >> 3), state: "SYN_RECV", maxTimeout: 50 }));
+    const udp = (n: number) =>
+      rows(n, (i) => ({
+        proto: "udp",
+        src: `192.0.2.${(i % 200) + 1}`,
+        dst: "10.0.0.1",
+        dport: 5000 + (i >> 3),
+        state: null,
+        unreplied: true,
+        maxTimeout: 25,
+      }));
+    const floods = (d: Diagnosis) => ids(d).filter((i) => i.includes("flood"));
+    expect(floods(diagnose(buildSnapshot([...syn(256), ...udp(1000)]), null))).toEqual([
+      "syn-flood:198.51.100.0/24",
+      "udp-flood:192.0.2.0/24",
+    ]);
+    expect(floods(diagnose(buildSnapshot([...syn(255), ...udp(999)]), null))).toEqual([]);
+  });
+
   it("a spoofed flood from many prefixes is reported on the target service", () => {
     const d = diagnose(
       buildSnapshot(

@@ -170,7 +170,9 @@ type Sums = { count: number; unreplied: number };
  * typed arrays over the snapshot's prefix and service ids: a spoofed flood brings millions of both.
  */
 interface SourceGroups {
-  /** Per prefix id p: entries at 2p, unreplied entries at 2p + 1 (one cache line for both). */
+  /** The prefixes holding at least `min` entries in all (kept or not): only these can be flood sources. */
+  bigPrefixes: Int32Array;
+  /** Per bigPrefixes[k]: kept entries at 2k, kept unreplied entries at 2k + 1. */
   prefixSums: Float64Array;
   /** Per service id: entries, unreplied entries, a kept class (-1: none kept), distinct prefixes
    * (counted up to DISTRIBUTED_PREFIXES), families (bit 1 IPv4, bit 2 IPv6). */
@@ -183,11 +185,26 @@ interface SourceGroups {
   kept: Uint8Array;
 }
 
-/** groupSources over the classes kept (1 in kept, which becomes the groups' own). */
-function groupSources(ctx: RuleContext, kept: Uint8Array): SourceGroups {
+/**
+ * groupSources over the classes kept (1 in kept, which becomes the groups' own); min: the entries
+ * a flood source needs. A spoofed flood spreads its classes over millions of prefixes, nearly all
+ * of them far below min: their sums are skipped after a test that reads a byte per prefix, which
+ * stays in cache where a sum per prefix would not.
+ */
+function groupSources(ctx: RuleContext, kept: Uint8Array, min: number): SourceGroups {
   const f = ctx.flows;
+  const slotOf = new Int32Array(f.prefixes);
+  const big = new Uint8Array(f.prefixes);
+  const bigList: number[] = [];
+  for (let p = 0; p < f.prefixes; p++) {
+    if (f.prefixCount[p]! < min) continue;
+    big[p] = 1;
+    slotOf[p] = bigList.length;
+    bigList.push(p);
+  }
   const g: SourceGroups = {
-    prefixSums: new Float64Array(f.prefixes * 2),
+    bigPrefixes: Int32Array.from(bigList),
+    prefixSums: new Float64Array(bigList.length * 2),
     serviceCount: new Float64Array(f.services),
     serviceUnreplied: new Float64Array(f.services),
     serviceClass: new Int32Array(f.services).fill(-1),
@@ -203,8 +220,11 @@ function groupSources(ctx: RuleContext, kept: Uint8Array): SourceGroups {
     const count = f.count[i]!;
     const unrep = isUnreplied(f, i);
     const prefix = f.srcPrefix[i]!;
-    g.prefixSums[prefix * 2]! += count;
-    if (unrep) g.prefixSums[prefix * 2 + 1]! += count;
+    if (big[prefix] === 1) {
+      const k = slotOf[prefix]!;
+      g.prefixSums[k * 2]! += count;
+      if (unrep) g.prefixSums[k * 2 + 1]! += count;
+    }
     const sid = f.service[i]!;
     if (g.serviceClass[sid] === -1) g.serviceClass[sid] = i;
     g.serviceCount[sid]! += count;
@@ -258,9 +278,9 @@ interface FloodSource {
 /** Sources (or /24, /64 prefixes when no single source dominates theirs) holding at least `min` entries. */
 function floodSources(f: FlowColumns, g: SourceGroups, min: number): FloodSource[] {
   const passing: Array<[number, Sums]> = [];
-  for (let p = 0; p < f.prefixes; p++) {
-    const count = g.prefixSums[p * 2]!;
-    if (count >= min) passing.push([p, { count, unreplied: g.prefixSums[p * 2 + 1]! }]);
+  for (let k = 0; k < g.bigPrefixes.length; k++) {
+    const count = g.prefixSums[k * 2]!;
+    if (count >= min) passing.push([g.bigPrefixes[k]!, { count, unreplied: g.prefixSums[k * 2 + 1]! }]);
   }
   const candidates = topAtLeast(passing, min, MAX_SUBJECTS, (p) => f.prefix(p));
   if (candidates.length === 0) return [];
@@ -399,7 +419,7 @@ export function synFloodRule(ctx: RuleContext): Finding[] {
     }
   }
   if (totalHalf < t.synFloodEntries) return [];
-  const g = groupSources(ctx, kept);
+  const g = groupSources(ctx, kept, t.synFloodEntries);
   const out: Finding[] = [];
   const sev = trafficSeverity(ctx);
   const sources = floodSources(f, g, t.synFloodEntries);
@@ -569,7 +589,7 @@ export function udpFloodRule(ctx: RuleContext): Finding[] {
     }
   }
   if (total < t.udpFloodEntries) return [];
-  const g = groupSources(ctx, kept);
+  const g = groupSources(ctx, kept, t.udpFloodEntries);
   const out: Finding[] = [];
   const sev = trafficSeverity(ctx);
   const sources = floodSources(f, g, t.udpFloodEntries);
