@@ -224,6 +224,8 @@ interface Tool {
   env?: Record<string, string>;
   /** Checks stdout; returns a short result description or throws. */
   check: (stdout: string, dump: CachedDump) => string;
+  /** Does not read the dump (a start-up row): no MB/s. */
+  startOnly?: boolean;
 }
 
 function tools(nativeOk: boolean): Tool[] {
@@ -255,6 +257,7 @@ function tools(nativeOk: boolean): Tool[] {
   list.push({
     name: START_NODE,
     argv: [process.execPath, "-e", "0"],
+    startOnly: true,
     check(stdout) {
       if (stdout.trim() !== "") throw new Error(`unexpected output: ${stdout.slice(0, 80)}`);
       return "start only";
@@ -263,6 +266,7 @@ function tools(nativeOk: boolean): Tool[] {
   list.push({
     name: START_CTSCOPE,
     argv: [process.execPath, BIN, "--version"],
+    startOnly: true,
     check(stdout) {
       if (stdout.trim() !== VERSION) throw new Error(`unexpected output: ${stdout.slice(0, 80)}`);
       return "start and command-line modules";
@@ -356,7 +360,7 @@ function processBench(dump: CachedDump, list: Tool[], runs: number, dir: string)
       tool: tool.name,
       runs: walls.length,
       wallMs: wall,
-      mbps: wall ? dump.bytes / 1e6 / (wall / 1000) : null,
+      mbps: wall && !tool.startOnly ? dump.bytes / 1e6 / (wall / 1000) : null,
       peakRssMiB: peaks.length ? mib(median(peaks)) : null,
       ok,
       detail,
