@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, statSync, truncateSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type BenchReport, ratios, renderMarkdown, renderText } from "../src/commands/bench.js";
+import { type BenchReport, oneClassDump, ratios, renderMarkdown, renderText } from "../src/commands/bench.js";
 import { dumpName, ensureDump } from "../src/gen/cache.js";
 import { plantedTruth } from "../src/gen/model.js";
 
@@ -118,5 +118,27 @@ describe("bench ratios", () => {
   it("gives no bound without a native scan or a start row", () => {
     expect(ratios([scan], procs, 2).some((x) => x.label.includes("the most any run could reach"))).toBe(false);
     expect(ratios([nativeScan], procs.slice(0, 2), 2).some((x) => x.label.includes("the most any run could reach"))).toBe(false);
+  });
+});
+
+describe("one-class dump", () => {
+  it("repeats one entry line of the dump once per entry, at about the dump's size", () => {
+    const d = ensureDump(dir, 5000, { seed: 9 });
+    const path = oneClassDump(d)!;
+    expect(path).toBe(join(dir, "gen-5k-proc-s9-one-class.txt"));
+    const lines = readFileSync(path, "latin1").split("\n");
+    expect(lines.pop()).toBe("");
+    expect(lines.length).toBe(5000);
+    expect(new Set(lines).size).toBe(1);
+    expect(readFileSync(d.path, "latin1").split("\n")).toContain(lines[0]);
+    expect(Math.abs(statSync(path).size / d.bytes - 1)).toBeLessThan(0.1);
+    // Made once: a second call finds it.
+    const made = statSync(path).mtimeMs;
+    expect(oneClassDump(d)).toBe(path);
+    expect(statSync(path).mtimeMs).toBe(made);
+  });
+
+  it("has none for XML, which is not one entry per line", () => {
+    expect(oneClassDump(ensureDump(dir, 500, { seed: 9, format: "xml" }))).toBeNull();
   });
 });

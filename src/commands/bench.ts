@@ -5,7 +5,7 @@
  * a fast wrong answer never shows as a win.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -92,6 +92,7 @@ const NAIVE_NODE =
 const BIN = join(PACKAGE_ROOT, "bin", "ctscope.js");
 const START_NODE = "node -e 0 (Node's own start)";
 const START_CTSCOPE = "ctscope --version (start, command-line modules)";
+const ONE_CLASS = "ctscope analyze --json, one flow class (one line of the dump repeated)";
 const GNU_TIME = "/usr/bin/time";
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
@@ -228,10 +229,43 @@ interface Tool {
   startOnly?: boolean;
 }
 
+/**
+ * One entry line of the dump repeated once per entry, beside the dump: as many lines and about as
+ * many bytes, one flow class. A run on it pays start-up and the scan and next to nothing after:
+ * the floor of a run on the dump. Null for formats without one entry per line (XML).
+ */
+export function oneClassDump(dump: CachedDump): string | null {
+  const path = dump.path.replace(/\.txt$/, "-one-class.txt");
+  if (path === dump.path) return null;
+  if (existsSync(path) && statSync(path).mtimeMs >= statSync(dump.path).mtimeMs) return path;
+  const head = Buffer.alloc(64 * 1024);
+  const fd = openSync(dump.path, "r");
+  const n = readSync(fd, head, 0, head.length, 0);
+  closeSync(fd);
+  // Of the first lines, the entry closest to the dump's mean line length: about as many bytes.
+  const mean = dump.bytes / dump.truth.entries;
+  const line = head
+    .subarray(0, n)
+    .toString("latin1")
+    .split("\n")
+    .slice(0, -1)
+    .filter((l) => l.includes("src=") && !l.startsWith("<"))
+    .sort((a, b) => Math.abs(a.length + 1 - mean) - Math.abs(b.length + 1 - mean))[0];
+  if (!line) return null;
+  const block = Buffer.from(`${line}\n`.repeat(4096), "latin1");
+  const out = openSync(path, "w");
+  try {
+    for (let left = dump.truth.entries; left > 0; left -= 4096) writeSync(out, block, 0, (Math.min(left, 4096) * block.length) / 4096);
+  } finally {
+    closeSync(out);
+  }
+  return path;
+}
+
 function tools(nativeOk: boolean): Tool[] {
-  const ctscope = (backend: "native" | "ts"): Tool => ({
-    name: `ctscope analyze --json (${backend})`,
-    argv: [process.execPath, BIN, "analyze", "__FILE__", "--json"],
+  const ctscope = (backend: "native" | "ts", oneClass = false): Tool => ({
+    name: oneClass ? `${ONE_CLASS} (${backend})` : `ctscope analyze --json (${backend})`,
+    argv: [process.execPath, BIN, "analyze", oneClass ? "__ONE_CLASS__" : "__FILE__", "--json"],
     env: { CTSCOPE_BACKEND: backend },
     check(stdout, dump) {
       const j = JSON.parse(stdout) as { entries?: number; malformed?: number; backend?: string };
@@ -244,6 +278,8 @@ function tools(nativeOk: boolean): Tool[] {
   const list: Tool[] = [];
   if (nativeOk) list.push(ctscope("native"));
   list.push(ctscope("ts"));
+  if (nativeOk) list.push(ctscope("native", true));
+  list.push(ctscope("ts", true));
   list.push({
     name: "awk | sort | uniq -c | sort -rn | head",
     argv: ["sh", "-c", AWK_PIPELINE, "sh", "__FILE__"],
@@ -309,6 +345,14 @@ function processBench(dump: CachedDump, list: Tool[], runs: number, dir: string)
   const rssFile = resolve(dir, `rss-${process.pid}.txt`);
   const out: ProcessResult[] = [];
   for (const tool of list) {
+    let input = dump.path;
+    if (tool.argv.includes("__ONE_CLASS__")) {
+      // Not beside a 2 GB dump: the floor is the same story at 1M entries.
+      const one = dump.bytes < 1e9 ? oneClassDump(dump) : null;
+      if (!one) continue;
+      input = one;
+    }
+    const inputBytes = input === dump.path ? dump.bytes : statSync(input).size;
     log(`running ${tool.name} on ${name} (${runs}x)`);
     const walls: number[] = [];
     const peaks: number[] = [];
@@ -317,7 +361,7 @@ function processBench(dump: CachedDump, list: Tool[], runs: number, dir: string)
     for (let i = 0; i < runs && ok; i++) {
       rmSync(rssFile, { force: true });
       const { argv, env } = rss.wrap(
-        tool.argv.map((a) => (a === "__FILE__" ? dump.path : a)),
+        tool.argv.map((a) => (a === "__FILE__" || a === "__ONE_CLASS__" ? input : a)),
         rssFile,
       );
       const t0 = process.hrtime.bigint();
@@ -360,7 +404,7 @@ function processBench(dump: CachedDump, list: Tool[], runs: number, dir: string)
       tool: tool.name,
       runs: walls.length,
       wallMs: wall,
-      mbps: wall && !tool.startOnly ? dump.bytes / 1e6 / (wall / 1000) : null,
+      mbps: wall && !tool.startOnly ? inputBytes / 1e6 / (wall / 1000) : null,
       peakRssMiB: peaks.length ? mib(median(peaks)) : null,
       ok,
       detail,
@@ -417,6 +461,14 @@ export function ratios(scans: ScanResult[], procs: ProcessResult[], cores: numbe
         value: awk.wallMs! / floorMs,
       });
     }
+    // The same bound, measured: a run on a dump of as many lines with one flow class.
+    const oneNative = get(`${ONE_CLASS} (native)`);
+    const oneTs = get(`${ONE_CLASS} (ts)`);
+    const naive = get("naive");
+    if (awk && oneNative)
+      out.push({ label: `${d}: awk pipeline wall time / ctscope (native) on one flow class`, value: awk.wallMs! / oneNative.wallMs! });
+    if (naive && oneTs)
+      out.push({ label: `${d}: naive node script wall time / ctscope (ts) on one flow class`, value: naive.wallMs! / oneTs.wallMs! });
   }
   return out;
 }
