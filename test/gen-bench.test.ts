@@ -115,6 +115,17 @@ describe("bench ratios", () => {
     expect(floor?.value).toBeCloseTo(1500 / 253.5, 10);
   });
 
+  it("compares awk with the native run, and the naive script with the TS run, on one flow class", () => {
+    const one = (backend: string, wallMs: number) =>
+      row(`ctscope analyze --json, one flow class (one line of the dump repeated) (${backend})`, wallMs);
+    const r = ratios([nativeScan], [...procs, row("naive node script", 1200), one("native", 300), one("ts", 800)], 2);
+    expect(r.find((x) => x.label.endsWith("awk pipeline wall time / ctscope (native) on one flow class"))?.value).toBe(5);
+    expect(r.find((x) => x.label.endsWith("naive node script wall time / ctscope (ts) on one flow class"))?.value).toBe(1.5);
+    // The real-dump ratio still compares with the real-dump run, not the one-class one.
+    expect(r.find((x) => x.label.endsWith("awk pipeline wall time / ctscope (native)"))?.value).toBe(2.5);
+    expect(ratios([nativeScan], procs, 2).some((x) => x.label.includes("one flow class"))).toBe(false);
+  });
+
   it("gives no bound without a native scan or a start row", () => {
     expect(ratios([scan], procs, 2).some((x) => x.label.includes("the most any run could reach"))).toBe(false);
     expect(ratios([nativeScan], procs.slice(0, 2), 2).some((x) => x.label.includes("the most any run could reach"))).toBe(false);

@@ -115,10 +115,12 @@ describe.skipIf(!addon)("native tableMerge", () => {
     expect(() => nativeMerge([{ keys: new Uint8Array(KEY_BYTES + 1), values: new Float64Array(4) }])).toThrow(RangeError);
   });
 
-  it("a Merger reads the same table through either merge, whenever it is read", () => {
+  it.each([false, true])("a Merger reads the same table through either merge, whenever it is read (chunks planned: %s)", (plan) => {
     const tables = chunks(seed + 1);
     const viaNative = new Merger(native);
     const viaTs = new Merger();
+    // Planned chunks: the native merge sums the first one as it arrives instead of keeping it.
+    if (plan) viaNative.planChunks(tables.length);
     tables.forEach((t, i) => {
       const agg = { counters: new Float64Array(16), hist: new Float64Array(30), ...t, malformedLines: [], malformedText: [] };
       viaNative.add(0, i, agg);
@@ -151,11 +153,18 @@ describe.skipIf(!addon)("native tableMerge", () => {
       malformedText: [],
     });
     const reference = tsMerge(tables);
-    for (const backend of [native, undefined]) {
+    for (const [backend, plan] of [
+      [native, 0],
+      [native, tables.length],
+      [undefined, 0],
+    ] as const) {
       const m = new Merger(backend, true);
+      if (plan > 0) m.planChunks(plan);
       const added = tables.map((t, i) => {
         const a = agg(t);
         m.add(0, i, a);
+        // With more chunks planned the first is summed, and freed, as it arrives.
+        if (i === 0 && plan > 0) expect(a.keys.byteLength).toBe(0);
         return a;
       });
       // Every chunk is detached (freed), the first one too once the second was summed.
@@ -172,6 +181,17 @@ describe.skipIf(!addon)("native tableMerge", () => {
     m.add(0, 1, agg(tables[1]!));
     expect(read.keys.byteLength).toBeGreaterThan(0);
     expect(first.keys.byteLength).toBeGreaterThan(0);
+    // Planned: the first chunk went into the merge; the table read after it is the merge's, and
+    // stays the reader's while later chunks are summed.
+    const planned = new Merger(native, true);
+    planned.planChunks(tables.length);
+    planned.add(0, 0, agg(tables[0]!));
+    const early = planned.table;
+    const earlyKeys = Buffer.from(early.keys.subarray(0, early.size * KEY_BYTES));
+    for (let i = 1; i < tables.length; i++) planned.add(0, i, agg(tables[i]!));
+    expect(Buffer.from(early.keys.subarray(0, early.size * KEY_BYTES)).equals(earlyKeys)).toBe(true);
+    const whole = planned.table;
+    expect(Buffer.from(whole.keys.subarray(0, whole.size * KEY_BYTES)).equals(Buffer.from(reference.keys))).toBe(true);
     // Without releaseChunks nothing is touched.
     const keep = new Merger(native);
     const kept = [agg(tables[0]!), agg(tables[1]!)];

@@ -5,7 +5,19 @@
  * a fast wrong answer never shows as a win.
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -253,12 +265,15 @@ export function oneClassDump(dump: CachedDump): string | null {
     .sort((a, b) => Math.abs(a.length + 1 - mean) - Math.abs(b.length + 1 - mean))[0];
   if (!line) return null;
   const block = Buffer.from(`${line}\n`.repeat(4096), "latin1");
-  const out = openSync(path, "w");
+  // Written aside and renamed: a bench stopped mid-write leaves no short copy to be reused.
+  const part = `${path}.part`;
+  const out = openSync(part, "w");
   try {
     for (let left = dump.truth.entries; left > 0; left -= 4096) writeSync(out, block, 0, (Math.min(left, 4096) * block.length) / 4096);
   } finally {
     closeSync(out);
   }
+  renameSync(part, path);
   return path;
 }
 
@@ -400,7 +415,7 @@ function processBench(dump: CachedDump, list: Tool[], runs: number, dir: string)
     out.push({
       dump: name,
       entries: dump.truth.entries,
-      bytes: dump.bytes,
+      bytes: inputBytes,
       tool: tool.name,
       runs: walls.length,
       wallMs: wall,
