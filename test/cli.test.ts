@@ -258,6 +258,23 @@ describe.each(BACKENDS)("output formats (%s backend)", (backend) => {
   });
 });
 
+describe("node options", () => {
+  it("V8 options on node's command line reach the worker threads instead of stopping them", () => {
+    // Big enough for the worker pool (inputs under 4 MB are scanned on the main thread).
+    const dir = mkdtempSync(join(tmpdir(), "ctscope-cli-"));
+    const dump = join(dir, "dump.txt");
+    try {
+      expect(runCli(["gen", "30000", "--seed", "3", "-o", dump]).status).toBe(0);
+      const r = runCli(["analyze", dump, "--threads", "2", "--json"], { nodeArgs: ["--max-old-space-size=1024"] });
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout).entries).toBe(30000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("colour", () => {
   it("not a TTY: no ANSI codes", () => {
     const r = runCli(["analyze", MIXED]);

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import type { ScanTask } from "./contract.js";
 import type { WorkerResult } from "./worker.js";
+import { workerExecArgv } from "./worker-argv.js";
 
 export interface ScanPool {
   run(task: ScanTask, transfer?: ArrayBuffer[]): Promise<WorkerResult>;
@@ -18,8 +19,7 @@ export function createScanPool(threads: number): ScanPool {
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: 1000,
-    // Running from .ts (tests, tsx): workers need the same loader.
-    execArgv: fromSource ? [...process.execArgv.filter((a) => !a.startsWith("--import")), "--import", "tsx"] : process.execArgv,
+    execArgv: workerExecArgv(import.meta.url),
   });
   return {
     run: (task, transfer) => pool.run(task, transfer ? { transferList: transfer } : {}) as Promise<WorkerResult>,

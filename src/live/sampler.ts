@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { HostFacts } from "../diagnose/types.js";
+import { workerExecArgv } from "../engine/worker-argv.js";
 import { BackendError, CtscopeError, InputError, UsageError } from "../errors.js";
 import { runScan, type ScanRequest, type ScanResult } from "./scan.js";
 import type { ScanMessage, ScanReply } from "./scan-worker.js";
@@ -63,9 +64,7 @@ export class Sampler {
     if (this.worker) return this.worker;
     const fromSource = import.meta.url.endsWith(".ts");
     const file = fileURLToPath(new URL(fromSource ? "./scan-worker.ts" : "./scan-worker.js", import.meta.url));
-    const w = new Worker(file, {
-      execArgv: fromSource ? [...process.execArgv.filter((a) => !a.startsWith("--import")), "--import", "tsx"] : process.execArgv,
-    });
+    const w = new Worker(file, { execArgv: workerExecArgv(import.meta.url) });
     w.on("message", (r: ScanReply) => {
       const p = this.waiting.get(r.id);
       if (!p) return;

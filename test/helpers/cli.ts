@@ -21,6 +21,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   /** Run under another identity, e.g. ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]. */
   wrapper?: string[];
+  /** Options for node itself, before the script (`node --max-old-space-size=... bin/ctscope.js`). */
+  nodeArgs?: string[];
 }
 
 function newestMtime(dir: string): number {
@@ -53,7 +55,7 @@ export function runCli(args: string[], opts: CliOptions = {}): CliResult {
   for (const [k, v] of Object.entries({ ...base, ...opts.env })) {
     if (v !== undefined) env[k] = v;
   }
-  const cmd = [...(opts.wrapper ?? []), process.execPath, BIN, ...args];
+  const cmd = [...(opts.wrapper ?? []), process.execPath, ...(opts.nodeArgs ?? []), BIN, ...args];
   const r = spawnSync(cmd[0]!, cmd.slice(1), {
     cwd: ROOT,
     env,
