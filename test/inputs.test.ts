@@ -54,6 +54,39 @@ describe.each(BACKENDS)("inputs (%s backend)", (backend) => {
     expect((await analyzeFiles([gz], backend)).bytes).toBe(procBytes.length);
   });
 
+  it("gzip on stdin: found by its magic bytes, however the pipe cuts them; other stdin as it is", async () => {
+    const ref = await analyzeFiles([PROC], backend);
+    const gz = gzipSync(procBytes);
+    for (const threads of [1, 2]) {
+      // The first read may hold a single byte of the magic.
+      const s = await analyzeFiles(["-"], backend, {
+        threads,
+        stdin: () => Readable.from([gz.subarray(0, 1), gz.subarray(1, 7), gz.subarray(7)]),
+      });
+      sameAsProc(s, ref, "<stdin>");
+      expect(s.bytes).toBe(procBytes.length);
+      const plain = await analyzeFiles(["-"], backend, {
+        threads,
+        stdin: () => Readable.from([procBytes.subarray(0, 1), procBytes.subarray(1)]),
+      });
+      sameAsProc(plain, ref, "<stdin>");
+    }
+    // Shorter than the magic, and empty.
+    expect(await analyzeFiles(["-"], backend, { stdin: () => Readable.from([Buffer.from([0x1f])]) })).toMatchObject({
+      lines: 1,
+      malformed: 1,
+    });
+    expect(await analyzeFiles(["-"], backend, { stdin: () => Readable.from([]) })).toMatchObject({ lines: 0, entries: 0 });
+    // Cut off: the warning names stdin; not gzip data after the magic: an input error.
+    const cut = await analyzeFiles(["-"], backend, { stdin: () => Readable.from([gz.subarray(0, -8)]) });
+    expect(cut).toMatchObject({ lines: 12, entries: 12 });
+    expect(cut.warnings).toEqual([
+      `<stdin>: the compressed data ends early; analysed the ${procBytes.length.toLocaleString("en-US")} bytes of whole lines before that point`,
+    ]);
+    const junk = Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(64, 0x55)]);
+    await expect(analyzeFiles(["-"], backend, { stdin: () => Readable.from([junk]) })).rejects.toThrow("<stdin>: not valid gzip data");
+  });
+
   it("gzip that is not gzip data from the start is an input error, not a crash", async () => {
     const corrupt = writeTemp(Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(64, 0x55)]), "corrupt.gz");
     await expect(analyzeFiles([corrupt], backend)).rejects.toBeInstanceOf(InputError);
@@ -149,17 +182,23 @@ describe.each(BACKENDS)("inputs (%s backend)", (backend) => {
     expect(s.forms.plain + s.forms.xml).toBe(0);
   });
 
-  it("a FIFO (no size, no seeking) is read as a stream", async () => {
+  it("a FIFO (no size, no seeking) is read as a stream, gzip data in it decompressed", async () => {
     const ref = await analyzeFiles([PROC], backend);
-    const fifo = join(tempDir(), `fifo-${backend}`);
-    const mk = spawn("mkfifo", [fifo]);
-    await new Promise((r) => mk.on("close", r));
-    // A writer in another process: opening a FIFO blocks until both ends are open.
-    const writer = spawn("sh", ["-c", `cat "${PROC}" > "${fifo}"`]);
-    const written = new Promise((r) => writer.on("close", r));
-    const s = await analyzeFiles([fifo], backend);
-    await written;
-    sameAsProc(s, ref, fifo);
+    const gz = writeTemp(gzipSync(procBytes), `fifo-source-${backend}.gz`);
+    for (const [name, source] of [
+      ["plain", PROC],
+      ["gzip", gz],
+    ]) {
+      const fifo = join(tempDir(), `fifo-${name}-${backend}`);
+      const mk = spawn("mkfifo", [fifo]);
+      await new Promise((r) => mk.on("close", r));
+      // A writer in another process: opening a FIFO blocks until both ends are open.
+      const writer = spawn("sh", ["-c", `cat "${source}" > "${fifo}"`]);
+      const written = new Promise((r) => writer.on("close", r));
+      const s = await analyzeFiles([fifo], backend);
+      await written;
+      sameAsProc(s, ref, fifo);
+    }
   });
 
   it("a missing file is an input error naming it", async () => {
@@ -184,6 +223,13 @@ describe("inputs through the CLI", () => {
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout) as { sources: string[]; entries: number; bytes: number };
     expect(doc).toMatchObject({ sources: ["<stdin>"], entries: 12, bytes: procBytes.length });
+  });
+
+  it("gzip on stdin with -", () => {
+    const r = runCli(["analyze", "--json", "-"], { input: gzipSync(procBytes) });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ sources: ["<stdin>"], entries: 12, bytes: procBytes.length });
   });
 
   it.each([

@@ -4,7 +4,7 @@
  * newline-aligned blocks that travel to the workers.
  */
 import { accessSync, closeSync, constants, createReadStream, openSync, readSync, statSync } from "node:fs";
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { describeErrno, InputError } from "../errors.js";
 
@@ -30,7 +30,7 @@ function isGzip(path: string): boolean {
 
 /** Resolve one command-line input; every problem becomes a one-line InputError naming the path. */
 export function resolveSource(input: string, stdin: () => Readable = () => process.stdin): Source {
-  if (input === "-") return { kind: "stream", name: "<stdin>", open: stdin, size: null };
+  if (input === "-") return { kind: "stream", name: "<stdin>", open: () => decompressIfGzip(stdin()), size: null };
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(input);
@@ -63,7 +63,40 @@ export function resolveSource(input: string, stdin: () => Readable = () => proce
   if (st.isFile() && st.size > 0 && !input.startsWith("/proc/") && !input.startsWith("/sys/")) {
     return { kind: "file", name: input, path: input, size: st.size };
   }
-  return { kind: "stream", name: input, size: null, open: () => createReadStream(input) };
+  return { kind: "stream", name: input, size: null, open: () => decompressIfGzip(createReadStream(input)) };
+}
+
+/**
+ * A stream that starts with the gzip magic bytes, decompressed; any other stream as it is. Pipes
+ * and stdin have no name to go by (`ssh host cat dump.gz | ctscope analyze -`). Errors of either
+ * stream end the returned one with the same error (the zlib codes tell a cut-off from damage).
+ */
+export function decompressIfGzip(raw: Readable): Readable {
+  const out = new PassThrough();
+  let head = Buffer.alloc(0);
+  const fail = (err: Error) => out.destroy(err);
+  raw.on("error", fail);
+  const decide = () => {
+    raw.off("data", onData);
+    raw.off("end", onEnd);
+    const gzip = head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
+    const target = gzip ? createGunzip() : out;
+    if (gzip) {
+      target.on("error", fail);
+      target.pipe(out);
+    }
+    target.write(head);
+    raw.pipe(target);
+  };
+  const onData = (chunk: Buffer | string) => {
+    head = Buffer.concat([head, typeof chunk === "string" ? Buffer.from(chunk, "latin1") : chunk]);
+    if (head.length >= GZIP_MAGIC.length) decide();
+  };
+  // Shorter than the magic: not gzip, passed on as it is.
+  const onEnd = () => out.end(head);
+  raw.on("data", onData);
+  raw.once("end", onEnd);
+  return out;
 }
 
 /** A stream that failed after delivering data: the error, and the bytes of the cut-off line left out. */
