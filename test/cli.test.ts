@@ -110,6 +110,23 @@ describe("exit codes and messages", () => {
     expect(r.stderr).toBe("ctscope: /nonexistent/dump.txt: no such file or directory\n");
   });
 
+  it("1: a report that cannot be written, one line naming the file; -o writes it otherwise", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ctscope-cli-"));
+    try {
+      const missing = join(dir, "no-such-dir", "report.json");
+      const r = runCli(["analyze", PROC, "--json", "-o", missing]);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe("");
+      expectCleanError(r.stderr, new RegExp(`^ctscope: ${missing.replace(/[.]/g, "\\.")}: no such file or directory$`));
+      const out = join(dir, "report.json");
+      const ok = runCli(["analyze", PROC, "--json", "-o", out]);
+      expect([ok.status, ok.stdout, ok.stderr]).toEqual([0, "", ""]);
+      expect(JSON.parse(readFileSync(out, "utf8")).entries).toBe(12);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("4: --backend native when the addon cannot load", () => {
     const r = runCli(["analyze", "--backend", "native", PROC], { env: NO_ADDON });
     expect(r.status).toBe(4);
