@@ -12,7 +12,7 @@ import { describe, expect, it, vi } from "vitest";
 import { InputError, UsageError } from "../src/errors.js";
 import { analyzeFiles, comparable, counts, fixture, tempDir, writeTemp } from "./helpers/analyze-text.js";
 import { BACKENDS } from "./helpers/backends.js";
-import { asNobody, runCli } from "./helpers/cli.js";
+import { asNobody, BIN, ROOT, runCli } from "./helpers/cli.js";
 
 // Worker threads and child processes are slow on a busy 2-core machine.
 vi.setConfig({ testTimeout: 60_000 });
@@ -85,6 +85,29 @@ describe.each(BACKENDS)("inputs (%s backend)", (backend) => {
     ]);
     const junk = Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(64, 0x55)]);
     await expect(analyzeFiles(["-"], backend, { stdin: () => Readable.from([junk]) })).rejects.toThrow("<stdin>: not valid gzip data");
+  });
+
+  it("stdin that never ends: stopping the reading analyses the whole lines read so far", async () => {
+    for (const threads of [1, 2]) {
+      const stop = new AbortController();
+      const partial = Buffer.from("ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.0.1 dst=10.0.0.2 sp");
+      let pushed = false;
+      // Gives the table and half a line, then waits for more forever.
+      const endless = new Readable({
+        read() {
+          if (pushed) return;
+          pushed = true;
+          this.push(Buffer.concat([procBytes, partial]));
+          setTimeout(() => stop.abort(), 50);
+        },
+      });
+      const s = await analyzeFiles(["-"], backend, { threads, stdin: () => endless, stopReading: stop.signal });
+      expect(s).toMatchObject({ lines: 12, entries: 12, malformed: 0, bytes: procBytes.length });
+      expect(s.warnings).toEqual([
+        `<stdin>: reading stopped at an interrupt; analysed the ${procBytes.length.toLocaleString("en-US")} bytes of whole lines read before it, and left out the line it was in (${partial.length} bytes)`,
+      ]);
+      expect(endless.destroyed).toBe(true);
+    }
   });
 
   it("gzip that is not gzip data from the start is an input error, not a crash", async () => {
@@ -223,6 +246,34 @@ describe("inputs through the CLI", () => {
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout) as { sources: string[]; entries: number; bytes: number };
     expect(doc).toMatchObject({ sources: ["<stdin>"], entries: 12, bytes: procBytes.length });
+  });
+
+  it("Ctrl-C while stdin is read: the lines read so far are analysed, exit 0", async () => {
+    const line = Buffer.from(`${procBytes.toString("latin1").split("\n")[0]}\n`, "latin1");
+    const child = spawn(process.execPath, [BIN, "analyze", "--json", "-"], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    // Far more than a pipe holds: once written, ctscope is reading (and its handler is in place).
+    const lines = 20_000;
+    await new Promise<void>((r) => child.stdin.write(Buffer.concat(Array.from({ length: lines }, () => line)), () => r()));
+    child.kill("SIGINT");
+    const code = await exited;
+    child.stdin.destroy();
+    expect(code, stderr).toBe(0);
+    const doc = JSON.parse(stdout) as { entries: number; malformed: number; bytes: number; warnings: string[] };
+    expect(doc.malformed).toBe(0);
+    expect(doc.entries).toBeGreaterThan(0);
+    expect(doc.entries).toBeLessThanOrEqual(lines);
+    expect(doc.bytes).toBe(doc.entries * line.length);
+    expect(doc.warnings[0]).toMatch(/^<stdin>: reading stopped at an interrupt; analysed the [\d,]+ bytes of whole lines read before it/);
+    expect(stderr).toMatch(/^ctscope: interrupted: analysing what was read from stdin \(Ctrl-C again to quit\)\n/);
   });
 
   it("gzip on stdin with -", () => {

@@ -38,6 +38,22 @@ export function intOption(name: string, min: number, max: number): (v: string) =
   };
 }
 
+/**
+ * While stdin is analysed, the first Ctrl-C stops reading it and the lines read so far are
+ * analysed: stdin can be endless (`conntrack -E | ctscope analyze -`), and Ctrl-C is how such a
+ * run ends. A second one quits at once (exit 130).
+ */
+function interruptStopsStdin(): { signal: AbortSignal; release: () => void } {
+  const stop = new AbortController();
+  const onInterrupt = () => {
+    if (stop.signal.aborted) process.exit(130);
+    process.stderr.write("ctscope: interrupted: analysing what was read from stdin (Ctrl-C again to quit)\n");
+    stop.abort();
+  };
+  process.on("SIGINT", onInterrupt);
+  return { signal: stop.signal, release: () => process.off("SIGINT", onInterrupt) };
+}
+
 /** Shared by analyze and check: inputs, engine and filter options. */
 export function addInputOptions<T extends Command<[string[]], Record<string, unknown>>>(cmd: T) {
   return cmd
@@ -230,9 +246,15 @@ export function registerAnalyze(program: Command): void {
       snapshot = await scanSnapshot({ ...o, source: "netlink", top: o.top ?? 10, threads: o.threads ?? defaultThreads() });
     } else {
       const progress = await createProgress(process.stderr);
+      const stopOnInterrupt = resolved.inputs.includes("-") ? interruptStopsStdin() : null;
       try {
-        snapshot = await analyze({ ...toAnalyzeOptions(resolved.inputs, resolved.live, opts), onProgress: progress.update });
+        snapshot = await analyze({
+          ...toAnalyzeOptions(resolved.inputs, resolved.live, opts),
+          onProgress: progress.update,
+          stopReading: stopOnInterrupt?.signal,
+        });
       } finally {
+        stopOnInterrupt?.release();
         progress.done();
       }
     }

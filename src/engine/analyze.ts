@@ -41,6 +41,11 @@ export interface AnalyzeOptions extends FilterOptions {
   inlineBelowBytes?: number;
   /** Overrides stdin, for tests. */
   stdin?: () => NodeJS.ReadableStream;
+  /**
+   * Aborted: streams stop being read, and what they gave so far is analysed (with a warning).
+   * For an endless stdin (`conntrack -E | ctscope analyze -`) stopped with Ctrl-C.
+   */
+  stopReading?: AbortSignal;
 }
 
 const STREAM_BLOCK_BYTES = 8 * 1024 * 1024;
@@ -72,6 +77,9 @@ function unwrap(r: WorkerResult): ChunkAggregate {
   if (r.name === "UsageError") throw new UsageError(r.message);
   throw new CtscopeError(r.message);
 }
+
+/** Why a stream ended early: the caller's stopReading signal. */
+class ReadingStopped extends Error {}
 
 /** Analyze the inputs and return the merged snapshot. Throws CtscopeError subclasses for user errors. */
 export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
@@ -105,7 +113,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
         bytesRead += s.size;
       } else {
         let order = 0;
-        for await (const block of readBlocks(s, warnings)) {
+        for await (const block of readBlocks(s, warnings, opts.stopReading)) {
           merger.add(si, order++, b.scanBuffer(block, 0, block.length, filter));
           bytesRead += block.length;
         }
@@ -118,7 +126,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
     const { createScanPool } = await import("./pool.js");
     const pool = createScanPool(threads);
     try {
-      await runPooled(pool, sources, filter, backend, threads, merger, warnings, (done, read) => {
+      await runPooled(pool, sources, filter, backend, threads, merger, warnings, opts.stopReading, (done, read) => {
         bytesDone += done;
         bytesRead += read;
         report();
@@ -143,15 +151,26 @@ export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
  * The blocks of a stream. Compressed data that breaks off after some of it decompressed (a copy
  * cut short, a full disk) is a warning, not a failure: what was read is analysed.
  */
-async function* readBlocks(s: Extract<Source, { kind: "stream" }>, warnings: string[]): AsyncGenerator<Buffer> {
+async function* readBlocks(s: Extract<Source, { kind: "stream" }>, warnings: string[], stop?: AbortSignal): AsyncGenerator<Buffer> {
   let read = 0;
+  const stream = s.open();
+  const onStop = () => stream.destroy(new ReadingStopped());
+  if (stop?.aborted) onStop();
+  stop?.addEventListener("abort", onStop, { once: true });
   try {
-    for await (const b of blocks(s.open(), STREAM_BLOCK_BYTES)) {
+    for await (const b of blocks(stream, STREAM_BLOCK_BYTES)) {
       read += b.length;
       yield b;
     }
   } catch (e) {
     const err = e instanceof StreamBroke ? e.reason : e;
+    if (err instanceof ReadingStopped && e instanceof StreamBroke) {
+      const cut = e.partialLineBytes > 0 ? `, and left out the line it was in (${e.partialLineBytes} bytes)` : "";
+      warnings.push(
+        `${s.name}: reading stopped at an interrupt; analysed the ${read.toLocaleString("en-US")} bytes of whole lines read before it${cut}`,
+      );
+      return;
+    }
     if (err instanceof CtscopeError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (read > 0 && e instanceof StreamBroke && (code === "Z_BUF_ERROR" || code === "Z_DATA_ERROR")) {
@@ -166,6 +185,8 @@ async function* readBlocks(s: Extract<Source, { kind: "stream" }>, warnings: str
       return;
     }
     throw new InputError(`${s.name}: ${describeErrno(err)}`, s.name);
+  } finally {
+    stop?.removeEventListener("abort", onStop);
   }
 }
 
@@ -177,6 +198,7 @@ async function runPooled(
   threads: number,
   merger: Merger,
   warnings: string[],
+  stop: AbortSignal | undefined,
   progress: (bytesDone: number, bytesRead: number) => void,
 ): Promise<void> {
   const inflight = new Set<Promise<void>>();
@@ -209,7 +231,7 @@ async function runPooled(
       });
     } else {
       let order = 0;
-      for await (const block of readBlocks(s, warnings)) {
+      for await (const block of readBlocks(s, warnings, stop)) {
         if (failure) break;
         // Bounded in-flight blocks keep memory flat on endless streams.
         while (inflight.size >= threads * 2) await Promise.race(inflight);

@@ -76,6 +76,11 @@ export function decompressIfGzip(raw: Readable): Readable {
   let head = Buffer.alloc(0);
   const fail = (err: Error) => out.destroy(err);
   raw.on("error", fail);
+  // Given up early by the reader (reading stopped): the source goes too, or an open stdin would
+  // keep the process alive after its report.
+  out.once("close", () => {
+    if (!raw.readableEnded) raw.destroy();
+  });
   const decide = () => {
     raw.off("data", onData);
     raw.off("end", onEnd);
