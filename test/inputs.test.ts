@@ -85,6 +85,21 @@ describe.each(BACKENDS)("inputs (%s backend)", (backend) => {
     ]);
     const junk = Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(64, 0x55)]);
     await expect(analyzeFiles(["-"], backend, { stdin: () => Readable.from([junk]) })).rejects.toThrow("<stdin>: not valid gzip data");
+    // A source that closes without ending: an input error, not a wait forever.
+    let sent = false;
+    const closes = new Readable({
+      read() {
+        if (sent) return;
+        sent = true;
+        this.push(procBytes);
+        setImmediate(() => this.destroy());
+      },
+    });
+    await expect(analyzeFiles(["-"], backend, { stdin: () => closes })).rejects.toThrow(InputError);
+    // Text chunks are latin1 before and after the first two bytes alike (0xe9: é in latin1).
+    const text = procBytes.toString("latin1").replace("ESTABLISHED", "ESTABLISH\u00e9D");
+    const strings = await analyzeFiles(["-"], backend, { stdin: () => Readable.from([text.slice(0, 1), text.slice(1)]) });
+    expect(strings.bytes).toBe(Buffer.from(text, "latin1").length);
   });
 
   it("stdin that never ends: stopping the reading analyses the whole lines read so far", async () => {
@@ -101,8 +116,16 @@ describe.each(BACKENDS)("inputs (%s backend)", (backend) => {
           setTimeout(() => stop.abort(), 50);
         },
       });
-      const s = await analyzeFiles(["-"], backend, { threads, stdin: () => endless, stopReading: stop.signal });
-      expect(s).toMatchObject({ lines: 12, entries: 12, malformed: 0, bytes: procBytes.length });
+      // Asked for each stream as its reading starts (not for the file), released when it is done.
+      const asked: string[] = [];
+      let released = 0;
+      const stopReading = (name: string) => {
+        asked.push(name);
+        return { signal: stop.signal, release: () => released++ };
+      };
+      const s = await analyzeFiles([PROC, "-"], backend, { threads, stdin: () => endless, stopReading });
+      expect([asked, released]).toEqual([["<stdin>"], 1]);
+      expect(s).toMatchObject({ lines: 24, entries: 24, malformed: 0, bytes: 2 * procBytes.length });
       expect(s.warnings).toEqual([
         `<stdin>: reading stopped at an interrupt; analysed the ${procBytes.length.toLocaleString("en-US")} bytes of whole lines read before it, and left out the line it was in (${partial.length} bytes)`,
       ]);

@@ -13,6 +13,7 @@ import {
   type Thresholds,
 } from "../diagnose/index.js";
 import { type AnalyzeOptions, analyze, defaultThreads } from "../engine/analyze.js";
+import { STDIN_NAME } from "../engine/sources.js";
 import type { Snapshot } from "../engine/types.js";
 import { InputError, UsageError } from "../errors.js";
 import { hostAddresses } from "../live/host-addresses.js";
@@ -39,11 +40,12 @@ export function intOption(name: string, min: number, max: number): (v: string) =
 }
 
 /**
- * While stdin is analysed, the first Ctrl-C stops reading it and the lines read so far are
- * analysed: stdin can be endless (`conntrack -E | ctscope analyze -`), and Ctrl-C is how such a
- * run ends. A second one quits at once (exit 130).
+ * While stdin is read, the first Ctrl-C stops reading it and the lines read so far are analysed:
+ * stdin can be endless (`conntrack -E | ctscope analyze -`), and Ctrl-C is how such a run ends. A
+ * second one quits at once. Outside that reading (files, the analysis after), Ctrl-C quits as usual.
  */
-function interruptStopsStdin(): { signal: AbortSignal; release: () => void } {
+function stdinStopsOnInterrupt(name: string): { signal: AbortSignal; release: () => void } | null {
+  if (name !== STDIN_NAME) return null;
   const stop = new AbortController();
   const onInterrupt = () => {
     if (stop.signal.aborted) process.exit(130);
@@ -246,15 +248,13 @@ export function registerAnalyze(program: Command): void {
       snapshot = await scanSnapshot({ ...o, source: "netlink", top: o.top ?? 10, threads: o.threads ?? defaultThreads() });
     } else {
       const progress = await createProgress(process.stderr);
-      const stopOnInterrupt = resolved.inputs.includes("-") ? interruptStopsStdin() : null;
       try {
         snapshot = await analyze({
           ...toAnalyzeOptions(resolved.inputs, resolved.live, opts),
           onProgress: progress.update,
-          stopReading: stopOnInterrupt?.signal,
+          stopReading: stdinStopsOnInterrupt,
         });
       } finally {
-        stopOnInterrupt?.release();
         progress.done();
       }
     }

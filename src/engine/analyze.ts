@@ -42,10 +42,12 @@ export interface AnalyzeOptions extends FilterOptions {
   /** Overrides stdin, for tests. */
   stdin?: () => NodeJS.ReadableStream;
   /**
-   * Aborted: streams stop being read, and what they gave so far is analysed (with a warning).
-   * For an endless stdin (`conntrack -E | ctscope analyze -`) stopped with Ctrl-C.
+   * Called when a stream input (stdin, a pipe, gzip) starts being read, with its name. The signal
+   * it returns stops the reading, and what the stream gave so far is analysed (with a warning);
+   * release() is called when the stream is done. For an endless stdin (`conntrack -E | ctscope
+   * analyze -`) ended with Ctrl-C: the CLI listens for it only while stdin is read.
    */
-  stopReading?: AbortSignal;
+  stopReading?: (name: string) => { signal: AbortSignal; release: () => void } | null;
 }
 
 const STREAM_BLOCK_BYTES = 8 * 1024 * 1024;
@@ -151,12 +153,17 @@ export async function analyze(opts: AnalyzeOptions): Promise<Snapshot> {
  * The blocks of a stream. Compressed data that breaks off after some of it decompressed (a copy
  * cut short, a full disk) is a warning, not a failure: what was read is analysed.
  */
-async function* readBlocks(s: Extract<Source, { kind: "stream" }>, warnings: string[], stop?: AbortSignal): AsyncGenerator<Buffer> {
+async function* readBlocks(
+  s: Extract<Source, { kind: "stream" }>,
+  warnings: string[],
+  stopReading: AnalyzeOptions["stopReading"],
+): AsyncGenerator<Buffer> {
   let read = 0;
   const stream = s.open();
+  const stop = stopReading?.(s.name) ?? null;
   const onStop = () => stream.destroy(new ReadingStopped());
-  if (stop?.aborted) onStop();
-  stop?.addEventListener("abort", onStop, { once: true });
+  if (stop?.signal.aborted) onStop();
+  stop?.signal.addEventListener("abort", onStop, { once: true });
   try {
     for await (const b of blocks(stream, STREAM_BLOCK_BYTES)) {
       read += b.length;
@@ -186,7 +193,8 @@ async function* readBlocks(s: Extract<Source, { kind: "stream" }>, warnings: str
     }
     throw new InputError(`${s.name}: ${describeErrno(err)}`, s.name);
   } finally {
-    stop?.removeEventListener("abort", onStop);
+    stop?.signal.removeEventListener("abort", onStop);
+    stop?.release();
   }
 }
 
@@ -198,7 +206,7 @@ async function runPooled(
   threads: number,
   merger: Merger,
   warnings: string[],
-  stop: AbortSignal | undefined,
+  stop: AnalyzeOptions["stopReading"],
   progress: (bytesDone: number, bytesRead: number) => void,
 ): Promise<void> {
   const inflight = new Set<Promise<void>>();

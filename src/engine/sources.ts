@@ -4,7 +4,7 @@
  * newline-aligned blocks that travel to the workers.
  */
 import { accessSync, closeSync, constants, createReadStream, openSync, readSync, statSync } from "node:fs";
-import { PassThrough, type Readable } from "node:stream";
+import { finished, PassThrough, type Readable, type Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { describeErrno, InputError } from "../errors.js";
 
@@ -13,6 +13,9 @@ export type Source =
   | { kind: "stream"; name: string; open: () => Readable; size: number | null };
 
 const GZIP_MAGIC = [0x1f, 0x8b];
+
+/** The name stdin (`-`) goes by in reports and warnings. */
+export const STDIN_NAME = "<stdin>";
 
 function isGzip(path: string): boolean {
   if (path.endsWith(".gz")) return true;
@@ -30,7 +33,7 @@ function isGzip(path: string): boolean {
 
 /** Resolve one command-line input; every problem becomes a one-line InputError naming the path. */
 export function resolveSource(input: string, stdin: () => Readable = () => process.stdin): Source {
-  if (input === "-") return { kind: "stream", name: "<stdin>", open: () => decompressIfGzip(stdin()), size: null };
+  if (input === "-") return { kind: "stream", name: STDIN_NAME, open: () => decompressIfGzip(stdin()), size: null };
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(input);
@@ -68,39 +71,47 @@ export function resolveSource(input: string, stdin: () => Readable = () => proce
 
 /**
  * A stream that starts with the gzip magic bytes, decompressed; any other stream as it is. Pipes
- * and stdin have no name to go by (`ssh host cat dump.gz | ctscope analyze -`). Errors of either
- * stream end the returned one with the same error (the zlib codes tell a cut-off from damage).
+ * and stdin have no name to go by (`ssh host cat dump.gz | ctscope analyze -`). The returned
+ * stream ends with the source's error, the decompressor's (the zlib codes tell a cut-off from
+ * damage) or a premature close; string chunks are read as latin1, like the rest of the input.
  */
 export function decompressIfGzip(raw: Readable): Readable {
   const out = new PassThrough();
+  // Where bytes go once the first two are known: out itself, or a decompressor piped into it.
+  let target: Writable | null = null;
   let head = Buffer.alloc(0);
   const fail = (err: Error) => out.destroy(err);
-  raw.on("error", fail);
+  const write = (b: Buffer) => {
+    if (!target!.write(b)) raw.pause();
+  };
+  const decide = () => {
+    if (head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1]) {
+      const gunzip = createGunzip();
+      gunzip.on("error", fail);
+      gunzip.pipe(out);
+      target = gunzip;
+    } else target = out;
+    target.on("drain", () => raw.resume());
+    write(head);
+  };
+  raw.on("data", (chunk: Buffer | string) => {
+    const b = typeof chunk === "string" ? Buffer.from(chunk, "latin1") : chunk;
+    if (target) return write(b);
+    head = Buffer.concat([head, b]);
+    if (head.length >= GZIP_MAGIC.length) decide();
+  });
+  finished(raw, { writable: false }, (err) => {
+    if (err) fail(err);
+    // Shorter than the magic: not gzip, passed on as it is.
+    else if (!target) out.end(head);
+    else target.end();
+  });
   // Given up early by the reader (reading stopped): the source goes too, or an open stdin would
   // keep the process alive after its report.
   out.once("close", () => {
     if (!raw.readableEnded) raw.destroy();
+    if (target && target !== out) target.destroy();
   });
-  const decide = () => {
-    raw.off("data", onData);
-    raw.off("end", onEnd);
-    const gzip = head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
-    const target = gzip ? createGunzip() : out;
-    if (gzip) {
-      target.on("error", fail);
-      target.pipe(out);
-    }
-    target.write(head);
-    raw.pipe(target);
-  };
-  const onData = (chunk: Buffer | string) => {
-    head = Buffer.concat([head, typeof chunk === "string" ? Buffer.from(chunk, "latin1") : chunk]);
-    if (head.length >= GZIP_MAGIC.length) decide();
-  };
-  // Shorter than the magic: not gzip, passed on as it is.
-  const onEnd = () => out.end(head);
-  raw.on("data", onData);
-  raw.once("end", onEnd);
   return out;
 }
 
